@@ -1,0 +1,35 @@
+# Two commands do everything (see README): `make book` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test unit nbval install clean bench
+
+install: $(STAMP)
+
+# One environment for the book and the tests: the project, editable, with both extras.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	touch $(STAMP)
+
+# The HTML book from the stored notebook outputs (no re-execution), warnings as errors.
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --warningiserror --keep-going --builder html
+
+test: unit nbval
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests -q
+
+# The chapters at the smoke run size, outputs compared with the stored ones.
+nbval: $(STAMP)
+	RESNET_RUN_SIZE=smoke $(BIN)/python -m pytest --nbval notebooks -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/throughput.py
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,47 @@
+"""Run sizes: every chapter runs at one of three sizes and says which.
+
+* ``smoke``: seconds; what CI and ``pytest --nbval`` run.
+* ``cpu``:   minutes on a laptop CPU; real models on real data, few epochs.
+* ``gpu``:   the full recipe of the paper.
+
+The size comes from the environment variable ``RESNET_RUN_SIZE`` if it is set, else from the hardware
+(a CUDA or Apple GPU gives ``gpu``, anything else ``cpu``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+RUN_SIZES = ("smoke", "cpu", "gpu")
+ENV_VAR = "RESNET_RUN_SIZE"
+
+
+def run_size(default: str | None = None) -> str:
+    """The run size for this process: $RESNET_RUN_SIZE, else `default`, else from the hardware."""
+    size = os.environ.get(ENV_VAR, "").strip().lower() or default
+    if size is None:
+        has_gpu = torch.cuda.is_available() or (hasattr(torch.backends, "mps") and torch.backends.mps.is_available())
+        size = "gpu" if has_gpu else "cpu"
+    if size not in RUN_SIZES:
+        raise ValueError(f"{ENV_VAR} must be one of {', '.join(RUN_SIZES)}, got {size!r}")
+    return size
+
+
+def pick(size: str, **choices):
+    """`pick(size, smoke=1, cpu=5, gpu=180)`: the value for this run size."""
+    if size not in choices:
+        raise KeyError(f"no value given for run size {size!r} (have {', '.join(choices)})")
+    return choices[size]
+
+
+def describe(size: str) -> str:
+    """One line for a chapter to print: the run size and the hardware it runs on."""
+    if torch.cuda.is_available():
+        hw = f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
+    elif hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
+        hw = "Apple GPU (mps)"
+    else:
+        hw = f"CPU, {torch.get_num_threads()} threads"
+    return f"run size: {size} (set {ENV_VAR}=smoke|cpu|gpu to change) on {hw}; torch {torch.__version__}"
