@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test unit nbval install clean bench
+.PHONY: book test unit nbval install clean bench execute
 
 install: $(STAMP)
 
@@ -24,9 +24,20 @@ test: unit nbval
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q
 
+# Real data for the chapters and tests: $RESNET_DATA, else the shared folder beside a checkout, if any.
+SHARED_DATA := $(abspath ../shared/data)
+export RESNET_DATA ?= $(if $(wildcard $(SHARED_DATA)/README.md),$(SHARED_DATA),)
+
 # The chapters at the smoke run size, outputs compared with the stored ones.
 nbval: $(STAMP)
-	RESNET_RUN_SIZE=smoke $(BIN)/python -m pytest --nbval notebooks -q -p no:cacheprovider
+	RESNET_RUN_SIZE=smoke RESNET_PROGRESS=0 $(BIN)/python -m pytest --nbval notebooks -q -p no:cacheprovider \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg
+
+# Re-run a chapter and store its outputs: make execute NB=notebooks/03_basic_vs_bottleneck.ipynb SIZE=cpu
+SIZE ?= cpu
+execute: $(STAMP)
+	RESNET_RUN_SIZE=$(SIZE) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=-1 $(NB)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py

@@ -45,3 +45,9 @@ def describe(size: str) -> str:
     else:
         hw = f"CPU, {torch.get_num_threads()} threads"
     return f"run size: {size} (set {ENV_VAR}=smoke|cpu|gpu to change) on {hw}; torch {torch.__version__}"
+
+
+def in_colab() -> bool:
+    """True inside Google Colab (chapters then download the data sets they use)."""
+    import sys
+    return "google.colab" in sys.modules

@@ -1,0 +1,49 @@
+"""Write a chapter notebook from a list of cells: tools/nb.py is how the chapters' .ipynb files are made.
+
+    from tools.nb import md, code, write
+    write("notebooks/00_models_at_a_glance.ipynb", [md("# Title"), code("print(1)")])
+
+Every chapter starts with the same two cells: the Colab install and the run-size banner (`SETUP`).
+Outputs come from executing the notebook afterwards (`make execute NB=...`), never from this file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+REPO_URL = re.search(r"^\s*url:\s*(\S+)", Path(__file__).resolve().parents[1].joinpath("_config.yml").read_text(),
+                     re.M).group(1)
+
+COLAB_INSTALL = f'''# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or `pip install -e .` did).
+import sys
+if "google.colab" in sys.modules:
+    import subprocess
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "resnet-lib @ git+{REPO_URL}"], check=True)'''
+
+
+def md(text: str):
+    return nbformat.v4.new_markdown_cell(text.strip("\n"))
+
+
+def code(source: str, *tags: str):
+    cell = nbformat.v4.new_code_cell(source.strip("\n"))
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def setup_cells():
+    return [code(COLAB_INSTALL)]
+
+
+def write(path: str, cells: list) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = setup_cells() + cells
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["accelerator"] = "GPU"  # Colab: ask for a GPU runtime
+    nbformat.write(nb, path)
