@@ -30,11 +30,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets
-from torchvision.io import ImageReadMode, decode_jpeg
 from torchvision.transforms import v2
 
 __all__ = [
@@ -220,11 +221,15 @@ def _decode(blobs: dict, source: Path) -> dict:
                              f"{_JPEG_LAYOUT}, {per_class} {split} images a class")
         # Interleave the classes: sort by (rank within its class, class).
         keys = sorted((k for k in blobs if k[0] == split), key=lambda k: (k[2], k[1]))
-        data = [torch.frombuffer(bytearray(blobs[k]), dtype=torch.uint8) for k in keys]
-        images = decode_jpeg(data, mode=ImageReadMode.RGB)
-        if any(im.shape != (3, 32, 32) for im in images):
-            raise ValueError(f"{source} holds images that are not 32x32: expected {_JPEG_LAYOUT}")
-        out[f"{split}_images"] = torch.stack(images)
+        images = np.empty((len(keys), 32, 32, 3), dtype=np.uint8)
+        for i, k in enumerate(keys):
+            with Image.open(io.BytesIO(blobs[k])) as image:
+                if image.size != (32, 32):
+                    raise ValueError(f"{source} holds images of {image.size[0]}x{image.size[1]} pixels: "
+                                     f"expected {_JPEG_LAYOUT}, 32x32 pixels")
+                images[i] = np.asarray(image.convert("RGB"))
+        # N x H x W x C -> N x C x H x W
+        out[f"{split}_images"] = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
         out[f"{split}_labels"] = torch.tensor([k[1] for k in keys], dtype=torch.int64)
     return out
 
@@ -403,7 +408,7 @@ def _stack(crops) -> torch.Tensor:  # a named function, so DataLoader workers ca
 def ten_crop_transforms(size: int = 224, resize: int = 256) -> v2.Compose:
     """Ten-crop evaluation (Section 3.4): the four corners and the centre, and their flips; 10 x C x H x W."""
     return v2.Compose([v2.Resize(resize, antialias=True), v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
-                       v2.Normalize(IMAGENET_MEAN, IMAGENET_STD), v2.TenCrop(size), v2.Lambda(_stack)])
+                       v2.Normalize(IMAGENET_MEAN, IMAGENET_STD), v2.TenCrop(size), _stack])
 
 
 def _resize_for(size: int) -> int:

@@ -1,5 +1,6 @@
 """The book's figures: training curves, confusion matrices, grids of images. Each function returns a
-matplotlib Figure (nothing is shown: a notebook displays the returned figure, a script saves it)."""
+matplotlib Figure, made without pyplot: nothing is shown twice or kept open; a notebook displays the
+returned figure, a script saves it with `fig.savefig(...)`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
@@ -15,18 +15,20 @@ from .train import History
 
 __all__ = ["plot_history", "plot_confusion", "image_grid"]
 
-# metric name -> (axis label, how to get it from a record with a "train_" or "val_" prefix)
-_METRICS = {
-    "loss": ("loss", lambda r, p: r.get(f"{p}loss")),
-    "top1": ("top-1 accuracy (%)", lambda r, p: _pct(r.get(f"{p}top1"))),
-    "top5": ("top-5 accuracy (%)", lambda r, p: _pct(r.get(f"{p}top5"))),
-    "error": ("top-1 error (%)", lambda r, p: None if r.get(f"{p}top1") is None else 100 * (1 - r[f"{p}top1"])),
-}
-_SINGLE = {"lr": "learning rate", "images_per_s": "images / s", "seconds": "seconds per epoch"}
+_LABELS = {"loss": "loss", "top1": "top-1 accuracy (%)", "top5": "top-5 accuracy (%)",
+           "error": "top-1 error (%)", "lr": "learning rate", "images_per_s": "images / s",
+           "seconds": "seconds per epoch"}
+_PER_EPOCH = ("lr", "images_per_s", "seconds")  # one curve per run (no train / val pair)
 
 
-def _pct(v):
-    return None if v is None else 100 * v
+def _value(record: dict, metric: str, split: str | None):
+    """`metric` of `record`, for split "train" or "val"; accuracies in %; None where the record has none."""
+    if metric in _PER_EPOCH:
+        return record.get(metric)
+    v = record.get(f"{split}_{'top1' if metric == 'error' else metric}")
+    if v is None or metric == "loss":
+        return v
+    return 100 * (1 - v) if metric == "error" else 100 * v
 
 
 def _as_history(h) -> History:
@@ -41,6 +43,13 @@ def _as_history(h) -> History:
     raise TypeError(f"expected a History, a history.json path, or a list of epoch records, got {type(h).__name__}")
 
 
+def _runs(obj) -> list[History]:
+    """One run (a History, a path, a list of records) or several (a list of those)."""
+    if isinstance(obj, (list, tuple)) and obj and not all(isinstance(r, dict) and "epoch" in r for r in obj):
+        return [_as_history(h) for h in obj]
+    return [_as_history(obj)]
+
+
 def plot_history(history_or_list, metrics: Sequence[str] = ("loss", "top1"), labels: Sequence[str] | None = None,
                  x: str = "epoch") -> Figure:
     """One panel per metric; for each run the training curve (dashed) and the validation curve (solid) in
@@ -49,38 +58,32 @@ def plot_history(history_or_list, metrics: Sequence[str] = ("loss", "top1"), lab
     "images_per_s", "seconds". `x`: "epoch" or "iteration"."""
     if x not in ("epoch", "iteration"):
         raise ValueError(f"x must be 'epoch' or 'iteration', got {x!r}")
-    unknown = [m for m in metrics if m not in _METRICS and m not in _SINGLE]
+    unknown = [m for m in metrics if m not in _LABELS]
     if unknown:
-        raise ValueError(f"unknown metric {unknown[0]!r}; choose from {', '.join([*_METRICS, *_SINGLE])}")
-    runs = history_or_list if isinstance(history_or_list, (list, tuple)) and history_or_list \
-        and not isinstance(history_or_list[0], dict) else [history_or_list]
-    runs = [_as_history(h) for h in runs]
+        raise ValueError(f"unknown metric {unknown[0]!r}; choose from {', '.join(_LABELS)}")
+    runs = _runs(history_or_list)
     if labels is None:
         labels = [h.meta.get("config", {}).get("model") or f"run {i + 1}" for i, h in enumerate(runs)]
     if len(labels) != len(runs):
         raise ValueError(f"{len(labels)} labels for {len(runs)} runs")
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.4), squeeze=False)
+    fig = Figure(figsize=(4.5 * len(metrics), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         for i, (h, label) in enumerate(zip(runs, labels)):
-            color = f"C{i % 10}"
-            if metric in _SINGLE:
-                parts = [("", lambda r, p: r.get(metric), "-")]
-            else:
-                get = _METRICS[metric][1]
-                parts = [("train ", lambda r, p="train_": get(r, p), "--"), ("val ", lambda r, p="val_": get(r, p), "-")]
-            for prefix, value, style in parts:
-                pts = [(r[x], v) for r in h.records if (v := value(r, None)) is not None]
+            curves = [(None, "-", label)] if metric in _PER_EPOCH else [("train", "--", f"train {label}"),
+                                                                        ("val", "-", f"val {label}")]
+            for split, style, name in curves:
+                pts = [(r[x], v) for r in h.records if (v := _value(r, metric, split)) is not None]
                 if pts:
                     xs, ys = zip(*pts)
-                    ax.plot(xs, ys, style, color=color, label=f"{prefix}{label}".strip())
+                    ax.plot(xs, ys, style, color=f"C{i % 10}", label=name)
         ax.set_xlabel(x)
-        ax.set_ylabel(_SINGLE.get(metric) or _METRICS[metric][0])
+        ax.set_ylabel(_LABELS[metric])
         if metric == "lr":
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="small")
-    fig.tight_layout()
     return fig
 
 
@@ -93,7 +96,8 @@ def plot_confusion(matrix, classes: Sequence[str], normalize: bool = True) -> Fi
                          f"got shape {tuple(m.shape)}")
     shown = m / m.sum(1, keepdim=True).clamp_min(1) if normalize else m
     n = len(classes)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.45 * n, 0.8 + 0.45 * n))
+    fig = Figure(figsize=(1.0 + 0.45 * n, 0.8 + 0.45 * n), layout="constrained")
+    ax = fig.subplots()
     im = ax.imshow(shown.numpy(), cmap="Blues", vmin=0, vmax=1 if normalize else None)
     ax.set_xticks(range(n), classes, rotation=60, ha="right")
     ax.set_yticks(range(n), classes)
@@ -107,7 +111,6 @@ def plot_confusion(matrix, classes: Sequence[str], normalize: bool = True) -> Fi
                 ax.text(j, i, f"{v:.2f}" if normalize else f"{int(v)}", ha="center", va="center", fontsize=7,
                         color="white" if v > 0.6 * top else "black")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
     return fig
 
 
@@ -133,8 +136,8 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, mean
         raise ValueError(f"{len(titles)} titles for {len(x)} images")
     ncols = max(1, min(ncols, len(x)))
     nrows = math.ceil(len(x) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.3 * nrows + (0.25 * nrows if titles else 0)),
-                             squeeze=False)
+    fig = Figure(figsize=(1.3 * ncols, 1.3 * nrows + (0.25 * nrows if titles else 0)), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < len(x):
@@ -143,5 +146,4 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, mean
                       vmin=0, vmax=1, interpolation="nearest")
             if titles is not None:
                 ax.set_title(str(titles[k]), fontsize=8)
-    fig.tight_layout()
     return fig

@@ -534,7 +534,7 @@ def evaluate(model: nn.Module, loader, device: str | torch.device | None = None,
     softmax averaged over the crops (the paper's 10-crop testing). Under torch.distributed with a sharded
     loader, the counts are summed over the processes.
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = torch.device(device) if device is not None else next(model.parameters(), torch.empty(0)).device
     model.to(device)
     amp_dtype = _amp_dtype(amp, device)
     was_training = model.training

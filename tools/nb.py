@@ -3,7 +3,7 @@
     from tools.nb import md, code, write
     write("notebooks/00_models_at_a_glance.ipynb", [md("# Title"), code("print(1)")])
 
-Every chapter starts with the same two cells: the Colab install and the run-size banner (`SETUP`).
+Every chapter's first code cell is the same: the Colab install, right after the title.
 Outputs come from executing the notebook afterwards (`make execute NB=...`), never from this file.
 """
 
@@ -22,7 +22,7 @@ import sys
 if "google.colab" in sys.modules:
     import subprocess
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    "resnet-lib @ git+{REPO_URL}"], check=True)'''
+                    "git+{REPO_URL}"], check=True)'''
 
 
 def md(text: str):
@@ -37,12 +37,14 @@ def code(source: str, *tags: str):
 
 
 def setup_cells():
-    return [code(COLAB_INSTALL)]
+    # Collapsed in the rendered book (it only matters in Colab), run first everywhere.
+    return [code(COLAB_INSTALL, "hide-input")]
 
 
 def write(path: str, cells: list) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.cells = setup_cells() + cells
+    # The title cell first, then the Colab install, then the chapter.
+    nb.cells = cells[:1] + setup_cells() + cells[1:]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["accelerator"] = "GPU"  # Colab: ask for a GPU runtime
