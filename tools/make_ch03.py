@@ -162,7 +162,7 @@ The paper remarks that a projection there would double the block's time complexi
 """),
     code("""
 wide = profile(BasicBlock(256, 256), (1, 256, H, W))[""]
-print(f"basic block at 256-d : {count_params(wide_block := BasicBlock(256, 256)):>9,} parameters, "
+print(f"basic block at 256-d : {wide.params:>9,} parameters, "
       f"{wide.macs:>13,} multiply-adds = {wide.macs / bottle.macs:.1f}x the bottleneck's")
 projection = nn.Conv2d(256, 256, kernel_size=1, bias=False)
 proj_w = projection.weight.numel()
@@ -259,7 +259,7 @@ for i, stage in enumerate(first[:-1]):
 totals = {n: stages[n][-1].macs for n in DEPTHS}
 rows.append(["**total, ours**"] + [f"**{totals[n] / 1e9:.3f}**" for n in DEPTHS])
 rows.append(["total, ours, to one decimal"] + [f"{totals[n] / 1e9:.1f}" for n in DEPTHS])
-rows.append(["*paper, Table 1 ($\\\\times 10^9$)*"] + [f"*{paper.TABLE1_GMACS[n]}*" for n in DEPTHS])
+rows.append(["*paper, Table 1*"] + [f"*{paper.TABLE1_GMACS[n]}*" for n in DEPTHS])
 rows.append(["paper / ours − 1"] + [f"{paper.TABLE1_GMACS[n] * 1e9 / totals[n] - 1:+.1%}" for n in DEPTHS])
 show_table(["billions of multiply-adds"] + [f"{name[6:]}-layer" for name in DEPTHS], rows)
 """),
