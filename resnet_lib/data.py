@@ -149,9 +149,9 @@ def _val_mask(labels: torch.Tensor) -> torch.Tensor:
 def _load_official(root: Path, download: bool, train: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     try:
         ds = datasets.CIFAR10(root, train=train, download=download)
-    except RuntimeError as e:  # torchvision's "Dataset not found or corrupted"
-        raise ValueError(f"{root / 'cifar-10-batches-py'} is incomplete or corrupted ({e}): "
-                         f"delete it and pass download=True") from None
+    except RuntimeError:  # torchvision's "Dataset not found or corrupted"
+        raise ValueError(f"{root / 'cifar-10-batches-py'} is incomplete or corrupted (its files fail their "
+                         f"checksums): delete it and pass download=True") from None
     images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # N x H x W x C -> N x C x H x W
     return images, torch.tensor(ds.targets, dtype=torch.int64)
 
@@ -215,12 +215,12 @@ def _read_folder(folder: Path) -> dict:
 def _decode(blobs: dict, source: Path) -> dict:
     out = {}
     for split, per_class in _JPEG_COUNTS.items():
-        counts = [sum(1 for s, c, _ in blobs if s == split and c == k) for k in range(len(CIFAR10_CLASSES))]
+        by_class = [sorted(k for k in blobs if k[:2] == (split, c)) for c in range(len(CIFAR10_CLASSES))]
+        counts = [len(keys) for keys in by_class]
         if counts != [per_class] * len(CIFAR10_CLASSES):
             raise ValueError(f"{source} has {sum(counts)} {split} images ({counts} a class): expected "
                              f"{_JPEG_LAYOUT}, {per_class} {split} images a class")
-        # Interleave the classes: sort by (rank within its class, class).
-        keys = sorted((k for k in blobs if k[0] == split), key=lambda k: (k[2], k[1]))
+        keys = [k for same_rank in zip(*by_class) for k in same_rank]  # image 0 of each class, image 1, ...
         images = np.empty((len(keys), 32, 32, 3), dtype=np.uint8)
         for i, k in enumerate(keys):
             with Image.open(io.BytesIO(blobs[k])) as image:
@@ -250,10 +250,10 @@ def _save_atomic(obj, path: Path) -> None:
 # The tensor-resident CIFAR loader
 
 
-def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+def _epoch_seed(seed: int, epoch: int) -> int:
     # Mix seed and epoch so that (seed 0, epoch 1) and (seed 1, epoch 0) differ: runs with different seeds
     # never share an epoch's order.
-    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return seed * 1_000_003 + epoch
 
 
 def _crop_flip(images: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, flip: torch.Tensor,
@@ -328,7 +328,7 @@ class CifarLoader:
     def _plan(self):
         """This rank's image indices and augmentation parameters for the epoch, drawn on the CPU so they are
         the same on every device."""
-        n, g = self.num_examples, _epoch_generator(self.seed, self.epoch)
+        n, g = self.num_examples, torch.Generator().manual_seed(_epoch_seed(self.seed, self.epoch))
         order = torch.randperm(n, generator=g) if self.train else torch.arange(n)
         dx = torch.randint(0, 9, (n,), generator=g)
         dy = torch.randint(0, 9, (n,), generator=g)
@@ -497,28 +497,40 @@ def imagenet(split: str = "train", root: str | os.PathLike | None = None, train:
 
 
 class _EpochLoader(DataLoader):
-    """A DataLoader with `set_epoch`: reseeds the order (and the workers' augmentation) from (seed, epoch)."""
+    """A DataLoader with `set_epoch(epoch)`, which reseeds its sampler from (seed, epoch)."""
+
+    def __init__(self, *args, seed: int, **kwargs):
+        self.seed = seed
+        super().__init__(*args, generator=torch.Generator(), **kwargs)
+        self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
+        # Our own generator for the sampler: the loader's also draws the workers' seeds, once per run when
+        # workers persist, which would make the order depend on the epochs before.
+        self.generator.manual_seed(_epoch_seed(self.seed, epoch))
         if isinstance(self.sampler, torch.utils.data.DistributedSampler):
             self.sampler.set_epoch(epoch)
-        self.generator.manual_seed(self._seed * 1_000_003 + epoch)
+        elif isinstance(self.sampler, torch.utils.data.RandomSampler):
+            self.sampler.generator.manual_seed(_epoch_seed(self.seed, epoch))
 
 
 def make_loader(dataset: Dataset, batch_size: int, train: bool, workers: int | None = None, seed: int = 0,
                 drop_last: bool | None = None) -> DataLoader:
     """A DataLoader for `dataset`: shuffled when `train`, with a DistributedSampler when torch.distributed
-    is initialised (call `loader.set_epoch(epoch)` before each epoch), pinned memory when CUDA is there.
-    `workers` defaults to the CPU count (at most 8). In distributed evaluation DistributedSampler repeats
-    a few images so that all ranks get as many."""
+    is initialised, pinned memory when CUDA is there, `workers` processes (default: the CPU count, at most 8)
+    that persist from epoch to epoch.
+
+    Call `loader.set_epoch(epoch)` before each epoch: the order of each epoch is then a function of
+    (seed, epoch). The random augmentations run in the workers and are reproducible for a whole run.
+    In distributed evaluation DistributedSampler repeats a few images so that all ranks get as many."""
     drop_last = train if drop_last is None else drop_last
     workers = min(8, os.cpu_count() or 1) if workers is None else workers
-    sampler = None
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         sampler = torch.utils.data.DistributedSampler(dataset, shuffle=train, seed=seed, drop_last=drop_last)
-    generator = torch.Generator().manual_seed(seed * 1_000_003)
-    loader = _EpochLoader(dataset, batch_size=batch_size, shuffle=train and sampler is None,
-                          sampler=sampler, num_workers=workers, pin_memory=torch.cuda.is_available(),
-                          drop_last=drop_last, persistent_workers=workers > 0, generator=generator)
-    loader._seed = seed
-    return loader
+    elif train:
+        sampler = torch.utils.data.RandomSampler(dataset, generator=torch.Generator())
+    else:
+        sampler = torch.utils.data.SequentialSampler(dataset)
+    return _EpochLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                        pin_memory=torch.cuda.is_available(), drop_last=drop_last,
+                        persistent_workers=workers > 0, seed=seed)

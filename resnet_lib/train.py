@@ -207,26 +207,29 @@ _NORMS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.module
 
 
 def param_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
-    """SGD parameter groups: the backbone (everything outside `model.fc`) at lr x backbone_lr_mult, the
-    head at lr; with no_decay_bn_bias, normalisation weights and every bias in groups without weight decay.
-    Frozen parameters (requires_grad=False) are left out."""
+    """SGD parameter groups. With backbone_lr_mult != 1: the backbone (everything outside `model.fc`) at
+    lr x backbone_lr_mult and the head at lr ("backbone", "head"), else one group ("all"). With
+    no_decay_bn_bias, normalisation weights and every bias go to a twin group without weight decay
+    ("..._no_decay"). Frozen parameters (requires_grad=False) are left out."""
+    split = config.backbone_lr_mult != 1
     head = {id(p) for p in model.fc.parameters()} if isinstance(getattr(model, "fc", None), nn.Module) else set()
-    if config.backbone_lr_mult != 1 and not head:
+    if split and not head:
         raise ValueError("backbone_lr_mult needs a model whose head is `model.fc`; this model has none")
-    groups: dict[str, list[nn.Parameter]] = {"backbone": [], "backbone_no_decay": [], "head": [],
-                                             "head_no_decay": []}
+    groups: dict[str, list[nn.Parameter]] = {}
     seen: set[int] = set()
     for module in model.modules():
         for name, p in module.named_parameters(recurse=False):
             if not p.requires_grad or id(p) in seen:
                 continue
             seen.add(id(p))
+            part = ("head" if id(p) in head else "backbone") if split else "all"
             no_decay = config.no_decay_bn_bias and (isinstance(module, _NORMS) or name == "bias")
-            groups[("head" if id(p) in head else "backbone") + ("_no_decay" if no_decay else "")].append(p)
-    return [{"params": params, "name": name,
-             "lr": config.lr * (1 if name.startswith("head") else config.backbone_lr_mult),
+            groups.setdefault(part + ("_no_decay" if no_decay else ""), []).append(p)
+    order = ["all", "all_no_decay", "backbone", "backbone_no_decay", "head", "head_no_decay"]
+    return [{"params": groups[name], "name": name,
+             "lr": config.lr * (config.backbone_lr_mult if name.startswith("backbone") else 1),
              "weight_decay": 0.0 if name.endswith("no_decay") else config.weight_decay}
-            for name, params in groups.items() if params]
+            for name in order if name in groups]
 
 
 # ---------------------------------------------------------------------------------------------- history
@@ -783,6 +786,9 @@ def fit(model: nn.Module, train_loader, val_loader=None, config: TrainConfig | N
                     bar.set_postfix(loss=f"{losses[i].item():.3f}", lr=f"{config.lr * lr_factor(config, iteration - 1, total_iters):.3g}")
             seconds = clock.stop()
             bar.close()
+            if distributed:  # BatchNorm statistics: rank 0's everywhere (as DDP does before each forward)
+                for buffer in model.buffers():
+                    dist.broadcast(buffer, 0)
 
             totals = torch.stack([loss_sum, correct.to(loss_sum.dtype), torch.tensor(float(seen), device=device)])
             if distributed:

@@ -85,6 +85,10 @@ def test_cifar10_missing(tmp_path):
                                                 r"cifar-10-batches-py/ or cifar10-jpeg.tar.gz$") as e:
         data.load_cifar10(root=tmp_path)
     assert "\n" not in str(e.value)
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    with pytest.raises(ValueError, match=r"cifar-10-batches-py is incomplete or corrupted .*: delete it and pass "
+                                         r"download=True$"):
+        data.load_cifar10(root=tmp_path)
     with pytest.raises(ValueError, match="split must be one of train, val, train\\+val, test"):
         data.load_cifar10("validation", root=tmp_path)
 
@@ -381,9 +385,10 @@ def test_imagenet_missing(tmp_path):
 # ---------------------------------------------------------------------------------------------- make_loader
 
 
-def test_make_loader_epochs():
+@pytest.mark.parametrize("workers", [0, 2])
+def test_make_loader_epochs(workers):
     dataset = torch.utils.data.TensorDataset(torch.arange(20))
-    loader = data.make_loader(dataset, 8, train=True, workers=0, seed=3)
+    loader = data.make_loader(dataset, 8, train=True, workers=workers, seed=3)
     assert len(loader) == 2 and isinstance(loader.sampler, torch.utils.data.RandomSampler)
 
     def order(epoch):

@@ -240,9 +240,11 @@ rows = [["conv1", size(first[0])] + ["7×7, 64, stride 2"] * len(DEPTHS)]
 for i in range(1, 5):
     specs = [f"{block_spec(getattr(net, f'layer{i}')[0])} × {len(getattr(net, f'layer{i}'))}"
              for net in nets.values()]
-    if i == 1:
-        specs = ["3×3 max pool, stride 2; " + s for s in specs]
-    rows.append([first[i].name, size(first[i])] + specs)
+    if i == 1:  # the paper lists the max pool under conv2_x
+        rows.append(["conv2_x", size(first[i])] + ["3×3 max pool, stride 2"] * len(DEPTHS))
+        rows.append(["", ""] + specs)
+    else:
+        rows.append([first[i].name, size(first[i])] + specs)
 rows.append(["", size(first[5])] + ["average pool, 1000-d fc, softmax"] * len(DEPTHS))
 rows.append(["**weighted layers**", ""] + [f"**{depth(net)}**" for net in nets.values()])
 show_table(["layer name", "output size"] + [f"{name[6:]}-layer" for name in DEPTHS], rows)
@@ -271,10 +273,13 @@ for name in ("resnet34", "resnet50"):
     md(r"""
 Three of the five totals agree with the paper once rounded to its one decimal. For the 34- and 50-layer
 networks the paper prints 3.6 and 3.8, where exact counting gives 3.66 and 3.86 (the cell above prints
-the exact numbers): the paper's figures look truncated rather than rounded there, or were counted slightly
-differently; it does not say. Either way the difference is under 2%, as the last row of the table shows.
-The stage rows also show where the arithmetic is: spread over the four stages in roughly equal parts,
-with the deep conv4_x stage of ResNet-101 and 152 taking most of it.
+the exact numbers). The paper does not round consistently: 3.66 and 3.86 lose their second decimal, while
+7.57 and 11.28 are rounded up to 7.6 and 11.3. The differences, in the last row of the table, are all
+under 2%.
+
+The stage rows show where the arithmetic goes. In ResNet-18 the four stages cost about the same, the
+design rule at work; the deeper networks add their extra blocks mostly to conv4_x, which then does most
+of the multiply-adds of ResNet-101 and 152.
 
 ## v1 and v1.5: where the stride goes
 
