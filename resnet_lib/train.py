@@ -783,7 +783,8 @@ def fit(model: nn.Module, train_loader, val_loader=None, config: TrainConfig | N
                                             f"{epoch + 1}); training stopped, {kept}. Try a lower lr, a warm-up "
                                             f"(warmup_iters) or amp='off'", iteration=at)
                     checked = i + 1
-                    bar.set_postfix(loss=f"{losses[i].item():.3f}", lr=f"{config.lr * lr_factor(config, iteration - 1, total_iters):.3g}")
+                    lr_now = config.lr * lr_factor(config, iteration - 1, total_iters)
+                    bar.set_postfix(loss=f"{losses[i].item():.3f}", lr=f"{lr_now:.3g}")
             seconds = clock.stop()
             bar.close()
             if distributed:  # BatchNorm statistics: rank 0's everywhere (as DDP does before each forward)
@@ -834,3 +835,8 @@ def _summary(r: dict, epochs: int) -> str:
     if "val_top1" in r:
         line += f"  val loss {r['val_loss']:.4f} top-1 {100 * r['val_top1']:.2f}%"
     return line + f"  lr {r['lr']:.3g}  {r['seconds']:.1f} s  {r['images_per_s']:.0f} img/s"
+
+
+if __name__ == "__main__":  # python -m resnet_lib.train RECIPE ... (the command line of resnet_lib.cli)
+    from .cli import main
+    main()

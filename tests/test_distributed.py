@@ -14,7 +14,6 @@ from resnet_lib.data import CifarLoader, load_cifar10
 from resnet_lib.train import History, TrainConfig, cleanup_distributed, fit, load_checkpoint, setup_distributed
 
 HERE = Path(__file__).resolve().parent
-DATA = Path(__import__("os").environ.get("RESNET_DATA") or HERE.parent.parent / "shared" / "data")
 GLOBAL_BATCH = 32
 
 
@@ -33,14 +32,15 @@ class SmallNet(nn.Module):
         return self.fc(self.features(x))
 
 
-def train(out: Path, rank: int = 0, world_size: int = 1) -> dict:
-    """Train SmallNet and ResNet-8 for 2 epochs on 128 real CIFAR-10 images (rank's share of them); only
-    SmallNet's run writes to out/run. Returns both models' final state dicts."""
-    cifar = load_cifar10("train", root=DATA)
+def train(out: Path, data_dir: Path, rank: int = 0, world_size: int = 1, names=("small", "resnet8")) -> dict:
+    """Train SmallNet and ResNet-8 (or those of `names`) for 2 epochs on 128 real CIFAR-10 images (rank's
+    share of them); only SmallNet's run writes to out/run. Returns the final state dicts by name."""
+    cifar = load_cifar10("train", root=data_dir)
     result = {}
-    for name, build in (("small", SmallNet), ("resnet8", lambda: models.build("cifar_resnet8"))):
+    builders = {"small": SmallNet, "resnet8": lambda: models.build("cifar_resnet8")}
+    for name in names:
         torch.manual_seed(0)
-        model = build()
+        model = builders[name]()
         loader = CifarLoader(cifar, GLOBAL_BATCH // world_size, train=True, subset=128, rank=rank,
                              world_size=world_size)
         val = CifarLoader(cifar, 50, train=False, subset=100, rank=rank, world_size=world_size)
@@ -59,17 +59,17 @@ from test_distributed import train, setup_distributed, cleanup_distributed
 info = setup_distributed()
 assert info.world_size == 2 and torch.distributed.get_backend() == "gloo"
 out = Path(sys.argv[1])
-weights = train(out, info.rank, info.world_size)
+weights = train(out, Path(sys.argv[3]), info.rank, info.world_size)
 torch.save(weights, out / f"rank{info.rank}.pt")
 cleanup_distributed()
 """
 
 
-def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path):
+def test_two_processes_train_like_one_with_the_same_global_batch(data_dir, tmp_path):
     script = tmp_path / "ddp_train.py"
     script.write_text(SCRIPT)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
-           str(tmp_path), str(HERE)]
+           str(tmp_path), str(HERE), str(data_dir)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -78,11 +78,12 @@ def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path):
         assert all(torch.equal(rank0[name][k], rank1[name][k]) for k in rank0[name]), name
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["best.pt", "history.json", "last.pt"]
 
-    single = train(tmp_path / "single")
+    single = train(tmp_path / "single", data_dir, names=("small",))
     for k, v in single["small"].items():
         torch.testing.assert_close(rank0["small"][k], v, rtol=1e-4, atol=1e-5, msg=k)
 
-    ddp, one = History.load(tmp_path / "run" / "history.json"), History.load(tmp_path / "single" / "run" / "history.json")
+    ddp = History.load(tmp_path / "run" / "history.json")
+    one = History.load(tmp_path / "single" / "run" / "history.json")
     assert ddp.meta["world_size"] == 2 and ddp.meta["config"]["batch_size"] == GLOBAL_BATCH
     assert [r["iteration"] for r in ddp] == [r["iteration"] for r in one] == [4, 8]
     # Metrics are summed over both processes' shards: the same numbers as one process over all images.

@@ -3,8 +3,6 @@ stops on a non-finite loss, and its checkpoints fail loudly without harming anyt
 
 import dataclasses
 import json
-import math
-import os
 import socket
 import subprocess
 import sys
@@ -20,16 +18,10 @@ from resnet_lib.data import CIFAR10_MEAN, CIFAR10_STD, CifarLoader, load_cifar10
 from resnet_lib.train import (CheckpointError, History, TrainConfig, TrainingError, evaluate, fit, load_checkpoint,
                               load_weights, make_scheduler, param_groups, save_checkpoint)
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("RESNET_DATA") or ROOT.parent / "shared" / "data")
-
 
 @pytest.fixture(scope="module")
-def cifar():
-    try:
-        return load_cifar10("train", root=DATA)
-    except FileNotFoundError as e:
-        pytest.skip(f"CIFAR-10 not available: {e}")
+def cifar(data_dir):
+    return load_cifar10("train", root=data_dir)
 
 
 def normalised(images: torch.Tensor) -> torch.Tensor:
@@ -81,6 +73,13 @@ def test_loss_falls_on_a_fixed_real_batch(batches):
     assert losses[-1] < 0.4 * losses[0] and history[-1]["train_top1"] >= 0.75
 
 
+def test_an_iteration_budget_ends_mid_epoch(batches):
+    config = quick(epochs=None, iterations=4, milestones=(3,))  # 3 batches an epoch: 3 + 1 iterations
+    history = fit(models.build("cifar_resnet8"), Batches(batches), config=config)
+    assert [r["iteration"] for r in history] == [3, 4] and history.meta["total_iterations"] == 4
+    assert [r["lr"] for r in history] == [0.05, pytest.approx(0.005, rel=1e-12)]  # lr of each epoch's last step
+
+
 # ---------------------------------------------------------------------------------------------- resume
 
 RESUME = """
@@ -106,7 +105,7 @@ def resume_loaders(cifar):
     return train, CifarLoader(cifar, 50, train=False, subset=100)
 
 
-def test_resume_in_a_fresh_process_is_bit_exact(cifar, tmp_path):
+def test_resume_in_a_fresh_process_is_bit_exact(cifar, data_dir, tmp_path):
     config = quick(epochs=2, warmup_iters=2, milestones=(4,), nesterov=True, no_decay_bn_bias=True,
                    label_smoothing=0.1)
     torch.manual_seed(0)
@@ -116,7 +115,7 @@ def test_resume_in_a_fresh_process_is_bit_exact(cifar, tmp_path):
     torch.manual_seed(0)
     fit(models.build("cifar_resnet8"), *resume_loaders(cifar), dataclasses.replace(config, epochs=1),
         out_dir=tmp_path / "split")
-    subprocess.run([sys.executable, "-c", RESUME, str(tmp_path / "split"), str(DATA), str(Path(__file__).parent)],
+    subprocess.run([sys.executable, "-c", RESUME, str(tmp_path / "split"), str(data_dir), str(Path(__file__).parent)],
                    check=True, timeout=120)
 
     a, b = (load_checkpoint(tmp_path / run / "last.pt") for run in ("straight", "split"))
@@ -311,7 +310,8 @@ def test_resuming_another_architecture_changes_nothing(saved, batches):
     history = path.parent / "history.json"
     history.write_text("{}")
     before = path.read_bytes(), path.stat().st_mtime_ns
-    with pytest.raises(CheckpointError, match=r"is a checkpoint of 'cifar_resnet8', but config.model is 'cifar_resnet14'"):
+    with pytest.raises(CheckpointError,
+                       match=r"is a checkpoint of 'cifar_resnet8', but config.model is 'cifar_resnet14'"):
         fit(models.build("cifar_resnet14"), Batches(batches), config=quick(model="cifar_resnet14"),
             out_dir=path.parent, resume=True)
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before and history.read_text() == "{}"

@@ -7,7 +7,8 @@ from tools.nb import code, md, write
 
 
 def table_cell(source: str):
-    """A code cell whose Markdown output (a table) the book renders as GitHub-flavoured Markdown."""
+    """A code cell whose Markdown output (a table) the book renders as
+    GitHub-flavoured Markdown (CommonMark, the default, has no tables)."""
     cell = code(source)
     cell.metadata["mystnb"] = {"markdown_format": "gfm"}
     return cell
@@ -50,21 +51,25 @@ from IPython.display import Markdown, display
 from torch import nn
 
 from resnet_lib import paper
-from resnet_lib.complexity import count_macs, count_params, profile, stage_table
+from resnet_lib.complexity import (count_macs, count_params, profile,
+                                   stage_table)
 from resnet_lib.models import BasicBlock, Bottleneck, build
 
 
 def on_meta(make, *args, **kwargs):
-    """Build a model on PyTorch's meta device: tensors with shapes but no data. Counting parameters and
-    multiply-adds needs only the shapes, so nothing is allocated and nothing is computed."""
+    """Build on PyTorch's meta device: tensors with shapes but no data.
+    Counting needs only the shapes: nothing is allocated or computed."""
     with torch.device("meta"):
         return make(*args, **kwargs)
 
 
-def show_table(header, rows):
-    """Show rows as a table: first column left-aligned, the others right-aligned."""
-    lines = ["| " + " | ".join(header) + " |", "|:--" + "|--:" * (len(header) - 1) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+def show_table(header, rows, align="right"):
+    """Show rows as a table: the first column left-aligned, the others
+    aligned right or centred."""
+    rule = {"right": "--:", "center": ":-:"}[align]
+    lines = ["| " + " | ".join(header) + " |",
+             "|:--|" + f"{rule}|" * (len(header) - 1)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
     display(Markdown("\\n".join(lines)))
 '''),
     md(r"""
@@ -123,36 +128,46 @@ actually executes):
 """),
     table_cell("""
 H = W = 56  # the conv2_x stage of every ImageNet ResNet
-blocks = {"basic, 64-d": (BasicBlock(64, 64), 64), "bottleneck, 256-d": (Bottleneck(256, 64), 256)}
+blocks = {"basic, 64-d": (BasicBlock(64, 64), 64),
+          "bottleneck, 256-d": (Bottleneck(256, 64), 256)}
 
 rows, per_block = [], {}
 for label, (block, c_in) in blocks.items():
     costs = profile(block, (1, c_in, H, W))
     conv_weights = 0
     for name, conv in block.named_children():
-        if isinstance(conv, nn.Conv2d):
-            k = conv.kernel_size[0]
-            weights = k * k * conv.in_channels * conv.out_channels  # the formula
-            macs = weights * H * W
-            assert (weights, macs) == (costs[name].params, costs[name].macs)  # the counter agrees
-            conv_weights += weights
-            rows.append([label, f"`{name}`", f"{k}×{k}", f"{conv.in_channels} → {conv.out_channels}",
-                         f"{weights:,}", f"{macs:,}"])
+        if not isinstance(conv, nn.Conv2d):
+            continue
+        k = conv.kernel_size[0]
+        c1, c2 = conv.in_channels, conv.out_channels
+        weights = k * k * c1 * c2  # the two formulas ...
+        macs = weights * H * W
+        # ... and the library's counter agree
+        assert (weights, macs) == (costs[name].params, costs[name].macs)
+        conv_weights += weights
+        rows.append([label, f"`{name}`", f"{k}×{k}", f"{c1} → {c2}",
+                     f"{weights:,}", f"{macs:,}"])
     per_block[label] = (conv_weights, costs[""])
-show_table(["block", "layer", "kernel", "channels", "weights", "multiply-adds on 56×56"], rows)
+show_table(["block", "layer", "kernel", "channels", "weights",
+            "multiply-adds on 56×56"], rows)
 """),
     code("""
-print(f"{'':<18} {'conv weights':>12} {'parameters':>11} {'multiply-adds':>14}  input and output")
+print(f"{'':<17} {'conv weights':>12} {'parameters':>10} "
+      f"{'multiply-adds':>13}  output")
 for label, (conv_weights, c) in per_block.items():
-    print(f"{label:<18} {conv_weights:>12,} {c.params:>11,} {c.macs:>14,}  {'x'.join(map(str, c.output_shape[1:]))}")
+    shape = "x".join(map(str, c.output_shape[1:]))
+    print(f"{label:<17} {conv_weights:>12,} {c.params:>10,} "
+          f"{c.macs:>13,}  {shape}")
 (basic_w, basic), (bottle_w, bottle) = per_block.values()
-print(f"bottleneck / basic: {bottle_w / basic_w:.1%} of the conv weights, {bottle.macs / basic.macs:.1%} of the "
-      f"multiply-adds, on {bottle.output_shape[1] // basic.output_shape[1]}x the width")
+width = bottle.output_shape[1] // basic.output_shape[1]
+print(f"bottleneck / basic: {bottle_w / basic_w:.1%} of the conv weights,"
+      f" {bottle.macs / basic.macs:.1%} of the multiply-adds,")
+print(f"                    for inputs and outputs {width}x as wide")
 """),
     md(r"""
 The "parameters" column adds the two learned numbers per channel of each batch normalisation to the
 convolution weights. The bottleneck block does slightly *less* arithmetic than the basic block (the ratio
-printed on the last line) while its input and output are four times as wide. This is the paper's claim
+printed under the totals) while its input and output are four times as wide. This is the paper's claim
 that the two designs "have similar time complexity", computed.
 
 What would a basic block cost at the bottleneck's width of 256 channels? And what if the bottleneck's
@@ -162,12 +177,13 @@ The paper remarks that a projection there would double the block's time complexi
 """),
     code("""
 wide = profile(BasicBlock(256, 256), (1, 256, H, W))[""]
-print(f"basic block at 256-d : {wide.params:>9,} parameters, "
-      f"{wide.macs:>13,} multiply-adds = {wide.macs / bottle.macs:.1f}x the bottleneck's")
-projection = nn.Conv2d(256, 256, kernel_size=1, bias=False)
-proj_w = projection.weight.numel()
-print(f"projection shortcut  : {proj_w:>9,} weights, {proj_w * H * W:>13,} multiply-adds = "
-      f"{proj_w / bottle_w:.0%} of the bottleneck's conv weights")
+print(f"basic block at 256-d: {wide.params:,} parameters, "
+      f"{wide.macs:,} multiply-adds,")
+print(f"  {wide.macs / bottle.macs:.1f}x the bottleneck's multiply-adds")
+proj_w = nn.Conv2d(256, 256, kernel_size=1, bias=False).weight.numel()
+print(f"projection shortcut, 1x1 from 256 to 256: {proj_w:,} weights, "
+      f"{proj_w * H * W:,} multiply-adds,")
+print(f"  {proj_w / bottle_w:.0%} of the bottleneck's conv weights")
 """),
     md(r"""
 ## Why the $1\times1$ convolutions reduce and restore the width
@@ -188,23 +204,27 @@ layer's cost is a product of two widths. The library's blocks at the four widths
 """),
     code("""
 def conv_weights(block):
-    return sum(m.weight.numel() for m in block.modules() if isinstance(m, nn.Conv2d))
+    return sum(m.weight.numel() for m in block.modules()
+               if isinstance(m, nn.Conv2d))
 
-print(f"{'w':>4} {'bottleneck(4w -> w -> 4w)':>26} {'/ w^2':>6} {'basic(w)':>10} {'/ w^2':>6} "
-      f"{'basic(4w)':>11} {'/ w^2':>6}")
+
+COLUMNS = (19, 11, 12)
+print(f"{'w':>4}" + "".join(f" {h:>{c}} {'/ w²':>5}" for h, c in zip(
+    ("bottleneck 4w-w-4w", "basic at w", "basic at 4w"), COLUMNS)))
 for w in (64, 128, 256, 512):
-    counts = [conv_weights(on_meta(Bottleneck, 4 * w, w)), conv_weights(on_meta(BasicBlock, w, w)),
-              conv_weights(on_meta(BasicBlock, 4 * w, 4 * w))]
-    print(f"{w:>4} {counts[0]:>26,} {counts[0] // w**2:>6} {counts[1]:>10,} {counts[1] // w**2:>6} "
-          f"{counts[2]:>11,} {counts[2] // w**2:>6}")
+    counts = (conv_weights(on_meta(Bottleneck, 4 * w, w)),
+              conv_weights(on_meta(BasicBlock, w, w)),
+              conv_weights(on_meta(BasicBlock, 4 * w, 4 * w)))
+    print(f"{w:>4}" + "".join(f" {n:>{c},} {n // w**2:>5}"
+                              for n, c in zip(counts, COLUMNS)))
 """),
     md(r"""
 The same holds for the multiply-adds, since every convolution of a block runs on the same $H\times W$
 (except in the first block of a stage, where the stride halves it). This is what made 50 and more layers
 affordable: ResNet-50 replaces each two-layer basic block of ResNet-34 by a three-layer bottleneck block
 for about the same arithmetic, and its last stage ends four times as wide (2048 channels instead of 512).
-The identity shortcut is what keeps it cheap: as the cell before the last showed, a projection on a
-256-d shortcut would cost almost as much as the whole block.
+The identity shortcut is what keeps it cheap: as computed above, a projection on a 256-d shortcut
+would cost almost as much as the whole block.
 
 ## The paper's Table 1, regenerated
 
@@ -215,39 +235,46 @@ section is about the other variant), built on the meta device.
 """),
     table_cell("""
 DEPTHS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
-nets = {name: on_meta(build, name, variant="v1") for name in DEPTHS}
-stages = {name: stage_table(net) for name, net in nets.items()}
+nets = {n: on_meta(build, n, variant="v1") for n in DEPTHS}
+stages = {n: stage_table(net) for n, net in nets.items()}
 
 
-def block_spec(block):
-    convs = [m for m in block.children() if isinstance(m, nn.Conv2d)]  # the residual branch, in order
-    return "[" + "; ".join(f"{c.kernel_size[0]}×{c.kernel_size[0]}, {c.out_channels}" for c in convs) + "]"
+def block_spec(stage):
+    # the convolutions of a stage's blocks, stacked as in Table 1
+    convs = [m for m in stage[0].children() if isinstance(m, nn.Conv2d)]
+    nbsp = "\\u00a0"  # keeps "1×1, 1024" on one line
+    lines = [f"{c.kernel_size[0]}×{c.kernel_size[1]},{nbsp}"
+             f"{c.out_channels}" for c in convs]
+    return "<br>".join(lines) + f"<br>**× {len(stage)}**"
 
 
 def depth(net):
-    # weighted layers on the main path: every convolution and the fc, not the projection shortcuts
-    return sum(isinstance(m, (nn.Conv2d, nn.Linear)) and ".downsample." not in f".{n}."
-               for n, m in net.named_modules())
+    # weighted layers on the main path: the convolutions and the fc,
+    # not the projection shortcuts
+    return sum(isinstance(m, (nn.Conv2d, nn.Linear))
+               and ".downsample." not in f".{name}."
+               for name, m in net.named_modules())
 
 
 def size(cost):
-    h_w = cost.output_shape[2:] or (1, 1)
-    return "×".join(map(str, h_w))
+    return "×".join(map(str, cost.output_shape[2:] or (1, 1)))
 
 
-first = stages["resnet18"]
-rows = [["conv1", size(first[0])] + ["7×7, 64, stride 2"] * len(DEPTHS)]
+first = stages["resnet18"]  # the output sizes are the same at every depth
+n = len(DEPTHS)
+rows = [["conv1", size(first[0])] + ["7×7, 64,<br>stride 2"] * n,
+        ["conv2_x", size(first[1])] + ["3×3 max pool,<br>stride 2"] * n]
 for i in range(1, 5):
-    specs = [f"{block_spec(getattr(net, f'layer{i}')[0])} × {len(getattr(net, f'layer{i}'))}"
+    specs = [block_spec(getattr(net, f"layer{i}"))
              for net in nets.values()]
-    if i == 1:  # the paper lists the max pool under conv2_x
-        rows.append(["conv2_x", size(first[i])] + ["3×3 max pool, stride 2"] * len(DEPTHS))
-        rows.append(["", ""] + specs)
-    else:
-        rows.append([first[i].name, size(first[i])] + specs)
-rows.append(["", size(first[5])] + ["average pool, 1000-d fc, softmax"] * len(DEPTHS))
-rows.append(["**weighted layers**", ""] + [f"**{depth(net)}**" for net in nets.values()])
-show_table(["layer name", "output size"] + [f"{name[6:]}-layer" for name in DEPTHS], rows)
+    rows.append(["" if i == 1 else first[i].name,
+                 "" if i == 1 else size(first[i])] + specs)
+rows.append(["", size(first[5])] + ["average pool,<br>1000-d fc"] * n)
+rows.append(["**weighted layers**", ""]
+            + [f"**{depth(net)}**" for net in nets.values()])
+header = ["layer name", "output size"] + [f"{d[6:]}-layer"
+                                          for d in DEPTHS]
+show_table(header, rows, align="center")
 """),
     md(r"""
 Every stage halves the feature map and doubles the number of filters, the paper's rule for keeping the
@@ -255,20 +282,29 @@ time complexity per layer about constant, and the layer counts come out at 18, 3
 the multiply-adds of each stage, with the paper's last row quoted beside ours:
 """),
     table_cell("""
-rows = []
-for i, stage in enumerate(first[:-1]):
-    rows.append([stage.name] + [f"{stages[n][i].macs / 1e9:.3f}" for n in DEPTHS])
 totals = {n: stages[n][-1].macs for n in DEPTHS}
-rows.append(["**total, ours**"] + [f"**{totals[n] / 1e9:.3f}**" for n in DEPTHS])
-rows.append(["total, ours, to one decimal"] + [f"{totals[n] / 1e9:.1f}" for n in DEPTHS])
-rows.append(["*paper, Table 1*"] + [f"*{paper.TABLE1_GMACS[n]}*" for n in DEPTHS])
-rows.append(["paper / ours − 1"] + [f"{paper.TABLE1_GMACS[n] * 1e9 / totals[n] - 1:+.1%}" for n in DEPTHS])
-show_table(["billions of multiply-adds"] + [f"{name[6:]}-layer" for name in DEPTHS], rows)
+
+
+def row(label, fmt):
+    return [label] + [fmt(n) for n in DEPTHS]
+
+
+rows = [row(s.name, lambda n: f"{stages[n][i].macs / 1e9:.3f}")
+        for i, s in enumerate(first[:-1])]
+rows += [
+    row("**total, ours**", lambda n: f"**{totals[n] / 1e9:.3f}**"),
+    row("ours, to one decimal", lambda n: f"{totals[n] / 1e9:.1f}"),
+    row("*paper, Table 1*", lambda n: f"*{paper.TABLE1_GMACS[n]}*"),
+    row("paper / ours − 1",
+        lambda n: f"{paper.TABLE1_GMACS[n] * 1e9 / totals[n] - 1:+.1%}"),
+]
+show_table(["GMACs"] + [f"{name[6:]}-layer" for name in DEPTHS], rows)
 """),
     code("""
-for name in ("resnet34", "resnet50"):
-    print(f"{name}: exactly {totals[name]:,} multiply-adds = {totals[name] / 1e9:.2f} billion; "
-          f"the paper prints {paper.TABLE1_GMACS[name]}")
+for n in ("resnet34", "resnet50"):
+    print(f"{n}: exactly {totals[n]:,} multiply-adds = "
+          f"{totals[n] / 1e9:.2f} G; the paper prints "
+          f"{paper.TABLE1_GMACS[n]}")
 """),
     md(r"""
 Three of the five totals agree with the paper once rounded to its one decimal. For the 34- and 50-layer
@@ -289,31 +325,36 @@ convolution instead; this variant is known as ResNet v1.5. The weights have the 
 variants have the same parameters, but not the same cost:
 """),
     table_cell("""
-resnet50 = {variant: on_meta(build, "resnet50", variant=variant) for variant in ("v1", "v1.5")}
-costs = {variant: profile(net) for variant, net in resnet50.items()}
+VARIANTS, NBSP = ("v1", "v1.5"), "\\u00a0"
+resnet50 = {v: on_meta(build, "resnet50", variant=v) for v in VARIANTS}
+costs = {v: profile(net) for v, net in resnet50.items()}
 
 rows = []
 for conv in ("conv1", "conv2", "conv3", "downsample.0"):
-    name = f"layer2.0.{conv}"
-    row = [f"`{name}`"]
-    for variant, net in resnet50.items():
-        module = net.get_submodule(name)
-        row += [f"{module.kernel_size[0]}×{module.kernel_size[0]}, stride {module.stride[0]}",
-                size(costs[variant][name]), f"{costs[variant][name].macs:,}"]
-    rows.append(row)
-show_table(["conv3_1 (`layer2.0`)", "v1", "output", "multiply-adds", "v1.5", "output", "multiply-adds"], rows)
+    name, cells = f"layer2.0.{conv}", [f"`{conv}`"]
+    for v, net in resnet50.items():
+        m, c = net.get_submodule(name), costs[v][name]
+        k, stride = m.kernel_size[0], m.stride[0]
+        cells += [f"{k}×{k}, stride{NBSP}{stride}<br>→{NBSP}{size(c)}",
+                  f"{c.macs:,}"]
+    rows.append(cells)
+show_table(["conv3_1 (`layer2.0`)", "v1", "multiply-adds", "v1.5",
+            "multiply-adds"], rows)
 """),
     code("""
 print("extra multiply-adds of v1.5 in each downsampling block:")
-for stage, paper_name in (("layer2", "conv3_1"), ("layer3", "conv4_1"), ("layer4", "conv5_1")):
-    extra = costs["v1.5"][f"{stage}.0"].macs - costs["v1"][f"{stage}.0"].macs
-    print(f"  {paper_name} ({stage}.0): {extra:,}")
-print()
-for name in ("resnet50", "resnet101", "resnet152"):
-    params = count_params(on_meta(build, name))
-    v1, v15 = (count_macs(on_meta(build, name, variant=v)) for v in ("v1", "v1.5"))
-    print(f"{name:<9}  {params:>10,} parameters in both;  v1 {v1:>14,} = {v1 / 1e9:.2f} G,  "
-          f"v1.5 {v15:>14,} = {v15 / 1e9:.2f} G  ({v15 / v1 - 1:+.1%})")
+for stage, block in (("layer2", "conv3_1"), ("layer3", "conv4_1"),
+                     ("layer4", "conv5_1")):
+    extra = (costs["v1.5"][f"{stage}.0"].macs
+             - costs["v1"][f"{stage}.0"].macs)
+    print(f"  {block} ({stage}.0): {extra:,}")
+print(f"\\n{'':<9} {'parameters':>10} {'v1 multiply-adds':>23} "
+      f"{'v1.5 multiply-adds':>23}")
+for n in ("resnet50", "resnet101", "resnet152"):
+    params = count_params(on_meta(build, n))
+    v1, v15 = (count_macs(on_meta(build, n, variant=v)) for v in VARIANTS)
+    print(f"{n:<9} {params:>10,} {v1:>14,} ({v1 / 1e9:5.2f} G) "
+          f"{v15:>14,} ({v15 / 1e9:5.2f} G) {v15 / v1 - 1:+.1%}")
 """),
     md(r"""
 Moving the stride from the first $1\times1$ convolution to the $3\times3$ one leaves the $3\times3$
@@ -342,15 +383,18 @@ downloading any weights. Our default variant, v1.5, should match it exactly:
 from torchvision.models import get_model_weights
 
 rows = []
-for name in DEPTHS:
-    meta = get_model_weights(name).IMAGENET1K_V1.meta
-    ours = on_meta(build, name)  # variant="v1.5", the default
+for n in DEPTHS:
+    meta = get_model_weights(n).IMAGENET1K_V1.meta
+    ours = on_meta(build, n)  # variant="v1.5", the default
     params, macs = count_params(ours), count_macs(ours)
-    assert params == meta["num_params"] and round(macs / 1e9, 3) == meta["_ops"], name
-    rows.append([name, f"{meta['num_params']:,}", f"{params:,}", meta["_ops"], f"{macs / 1e9:.3f}",
-                 f"{totals[name] / 1e9:.3f}"])
-show_table(["model", "torchvision: parameters", "ours", "torchvision: `_ops`", "ours, v1.5 (GMACs)",
-            "ours, v1 (GMACs)"], rows)
+    assert params == meta["num_params"], n
+    assert round(macs / 1e9, 3) == meta["_ops"], n
+    rows.append([n, f"{meta['num_params']:,}", f"{params:,}",
+                 meta["_ops"], f"{macs / 1e9:.3f}",
+                 f"{totals[n] / 1e9:.3f}"])
+show_table(["model", "torchvision:<br>parameters", "ours",
+            "torchvision:<br>`_ops`", "ours, v1.5:<br>GMACs",
+            "ours, v1:<br>GMACs"], rows)
 """),
     md(r"""
 Parameters agree to the unit and `_ops` to the three decimals torchvision stores, so torchvision's "ops"
@@ -373,6 +417,9 @@ from resnet_lib.runsize import pick
 
 BATCH = pick(SIZE, smoke=1, cpu=8, gpu=64)
 REPEATS = pick(SIZE, smoke=3, cpu=20, gpu=100)
+# one CPU thread at the smoke size: quick, and steady on a busy machine
+torch.set_num_threads(pick(SIZE, smoke=1, cpu=torch.get_num_threads(),
+                           gpu=torch.get_num_threads()))
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -397,11 +444,12 @@ def median_seconds(module, x, repeats=REPEATS, warmup=2):
 
 seconds = {}
 for label, (block, c_in) in blocks.items():
-    block = block.to(device).eval()
-    seconds[label] = median_seconds(block, torch.randn(BATCH, c_in, H, W, device=device))
-    print(f"{label:<18} batch {BATCH:>2}: {seconds[label] * 1e3:8.2f} ms")
+    x = torch.randn(BATCH, c_in, H, W, device=device)
+    seconds[label] = median_seconds(block.to(device).eval(), x)
+    print(f"{label:<17} batch {BATCH}: {seconds[label] * 1e3:8.2f} ms")
 time_ratio = seconds["bottleneck, 256-d"] / seconds["basic, 64-d"]
-print(f"bottleneck / basic: time {time_ratio:.2f}x, multiply-adds {bottle.macs / basic.macs:.2f}x")
+print(f"bottleneck / basic: time {time_ratio:.2f}x, "
+      f"multiply-adds {bottle.macs / basic.macs:.2f}x")
 assert all(s > 0 for s in seconds.values())
 """),
     md(r"""
@@ -416,8 +464,8 @@ more often limited by memory traffic than by arithmetic.
    channels, stride 2, with a projection shortcut. Check your answer with
    `profile(build("resnet34"))["layer2.0"]`.
 2. A $1\times1$ convolution with stride 2 ignores three input positions in four. Show it: take the first
-   block of `build("resnet50", variant="v1").layer2`, change the input at the odd rows and columns only,
-   and compare the output of its `conv1` before and after.
+   block of `build("resnet50", variant="v1").layer2`, change its input only at positions whose row or
+   column index is odd, and compare the output of its `conv1` before and after.
 3. Torchvision's Wide ResNet-50-2 doubles the narrow width $w$ of every bottleneck block. Predict from the
    $17w^2$ rule roughly how its multiply-adds compare with ResNet-50's, then read
    `torchvision.models.Wide_ResNet50_2_Weights.IMAGENET1K_V1.meta["_ops"]`.

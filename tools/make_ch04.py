@@ -7,7 +7,8 @@ from tools.nb import code, md, write
 
 
 def table_cell(source: str):
-    """A code cell whose Markdown output (a table) the book renders as GitHub-flavoured Markdown."""
+    """A code cell whose Markdown output (a table) the book renders as
+    GitHub-flavoured Markdown (CommonMark, the default, has no tables)."""
     cell = code(source)
     cell.metadata["mystnb"] = {"markdown_format": "gfm"}
     return cell
@@ -56,26 +57,37 @@ from resnet_lib.complexity import profile
 from resnet_lib.models import build
 from resnet_lib.runsize import pick
 
-NAMES = ["vgg16", "vgg19", "plain34", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
-LABEL = {"vgg16": "VGG-16", "vgg19": "VGG-19", "plain34": "plain-34", "resnet18": "ResNet-18",
-         "resnet34": "ResNet-34", "resnet50": "ResNet-50", "resnet101": "ResNet-101", "resnet152": "ResNet-152"}
-COLOR = {"vgg": "#8c8c8c", "plain": "#dd8452", "resnet": "#4c72b0"}
+NAMES = ["vgg16", "vgg19", "plain34", "resnet18", "resnet34", "resnet50",
+         "resnet101", "resnet152"]
+LABEL = {"vgg16": "VGG-16", "vgg19": "VGG-19", "plain34": "plain-34",
+         "resnet18": "ResNet-18", "resnet34": "ResNet-34",
+         "resnet50": "ResNet-50", "resnet101": "ResNet-101",
+         "resnet152": "ResNet-152"}
+COLORS = {"vgg": "#8c8c8c", "plain": "#dd8452", "resnet": "#4c72b0"}
 
 
-def family(name):
-    return next(f for f in COLOR if name.startswith(f))
+def color(name):
+    return next(c for fam, c in COLORS.items() if name.startswith(fam))
 
 
 def on_meta(name, **kwargs):
-    """Build a model on PyTorch's meta device: shapes without data, so counting costs no arithmetic."""
+    """Build on PyTorch's meta device: shapes without data, so counting
+    costs no memory and no arithmetic."""
     with torch.device("meta"):
         return build(name, **kwargs)
 
 
+def nowrap(label):
+    """Non-breaking hyphens, so that a table keeps the label whole."""
+    return label.replace("-", "\\u2011")
+
+
 def show_table(header, rows):
-    """Show rows as a table: first column left-aligned, the others right-aligned."""
-    lines = ["| " + " | ".join(header) + " |", "|:--" + "|--:" * (len(header) - 1) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    """Show rows as a table: the first column left-aligned, the others
+    right-aligned."""
+    lines = ["| " + " | ".join(header) + " |",
+             "|:--|" + "--:|" * (len(header) - 1)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
     display(Markdown("\\n".join(lines)))
 '''),
     md(r"""
@@ -89,46 +101,54 @@ meta device, so the whole table takes a few seconds.
 """),
     table_cell("""
 def weighted_layers(net):
-    # convolutions and fully connected layers on the main path (not the projection shortcuts)
-    return sum(isinstance(m, (nn.Conv2d, nn.Linear)) and ".downsample." not in f".{n}."
-               for n, m in net.named_modules())
+    # convolutions and fc layers on the main path (not the projections)
+    return sum(isinstance(m, (nn.Conv2d, nn.Linear))
+               and ".downsample." not in f".{name}."
+               for name, m in net.named_modules())
 
 
 costs, depth = {}, {}
-for name in NAMES:
-    net = on_meta(name)
-    costs[name], depth[name] = profile(net), weighted_layers(net)
-total = {name: costs[name][""] for name in NAMES}
+for n in NAMES:
+    net = on_meta(n)
+    costs[n], depth[n] = profile(net), weighted_layers(net)
+total = {n: costs[n][""] for n in NAMES}
+MiB = 2**20
 
 rows = []
-for name in NAMES:
-    c = total[name]
-    rows.append([LABEL[name], depth[name], f"{c.params / 1e6:.1f}", f"{c.macs / 1e9:.2f}",
-                 f"{2 * c.macs / 1e9:.2f}", f"{c.activations / 1e6:.1f}", f"{4 * c.activations / 2**20:.0f}",
-                 f"{256 * 4 * c.activations / 2**30:.1f}", f"{c.macs / (4 * (c.params + c.activations)):.0f}"])
-show_table(["network", "layers", "parameters (M)", "GMACs", "GFLOPs", "activations (M)", "MiB / image",
-            "GiB / batch of 256", "MACs per byte"], rows)
+for n in NAMES:
+    c = total[n]
+    moved = 4 * (c.params + c.activations)  # bytes, fp32
+    rows.append([
+        nowrap(LABEL[n]),
+        depth[n], f"{c.params / 1e6:.1f}", f"{c.macs / 1e9:.2f}",
+        f"{c.activations / 1e6:.1f}", f"{4 * c.activations / MiB:.0f}",
+        f"{c.macs / moved:.0f}"])
+show_table(["network", "layers", "params (M)", "GMACs", "activations (M)",
+            "MiB per image", "MACs per byte"], rows)
 """),
     md(r"""
-"Layers" counts the weighted layers on the main path, the number in each network's name. "GFLOPs" is
-twice "GMACs": a multiply-add is two floating-point operations. The last column is a rough *arithmetic
-intensity*: multiply-adds per byte of memory, counting each weight read once and each layer output written
-once (batch 1, fp32). The same numbers as bars:
+"Layers" counts the weighted layers on the main path, the number in each network's name. "MiB per image"
+is the activations at 4 bytes each. The last column is a rough *arithmetic intensity*: multiply-adds per
+byte of memory, counting each weight read once and each layer output written once (batch 1, fp32). The
+same numbers as bars:
 """),
     code("""
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), sharey=True)
+fig, axes = plt.subplots(3, 1, figsize=(7, 7.5))
 panels = [("parameters (millions)", lambda c: c.params / 1e6),
           ("multiply-adds (billions)", lambda c: c.macs / 1e9),
-          ("activation memory (MiB per image, fp32)", lambda c: 4 * c.activations / 2**20)]
+          ("activations (MiB per image, fp32)",
+           lambda c: 4 * c.activations / MiB)]
 for ax, (title, value) in zip(axes, panels):
     values = [value(total[n]) for n in NAMES]
-    ax.barh([LABEL[n] for n in NAMES], values, color=[COLOR[family(n)] for n in NAMES])
+    ax.barh([LABEL[n] for n in NAMES], values,
+            color=[color(n) for n in NAMES])
     for y, v in enumerate(values):
-        ax.text(v, y, f" {v:.0f}" if v >= 10 else f" {v:.1f}", va="center", fontsize=8)
+        ax.text(v, y, f" {v:.0f}" if v >= 10 else f" {v:.1f}",
+                va="center", fontsize=8)
     ax.set_title(title, fontsize=10)
-    ax.set_xlim(0, max(values) * 1.18)
+    ax.set_xlim(0, max(values) * 1.12)
+    ax.invert_yaxis()
     ax.spines[["top", "right"]].set_visible(False)
-axes[0].invert_yaxis()
 fig.tight_layout()
 plt.show()
 """),
@@ -137,18 +157,20 @@ The three panels do not tell the same story. Where do VGG-16's parameters and mu
 do the activations of ResNet-50 compare with VGG-16's?
 """),
     code("""
-vgg, vgg_net = costs["vgg16"], on_meta("vgg16")
-fc_params, conv_macs = vgg["classifier"].params, vgg["features"].macs
+vgg, vgg_net, v16 = costs["vgg16"], on_meta("vgg16"), total["vgg16"]
+fc, convs, fc6 = vgg["classifier"], vgg["features"], vgg_net.classifier[0]
 n_convs = sum(isinstance(m, nn.Conv2d) for m in vgg_net.features)
-fc6 = vgg_net.classifier[0]
-print(f"VGG-16: its 3 fc layers hold {fc_params / 1e6:.1f} M of its {total['vgg16'].params / 1e6:.1f} M parameters "
-      f"({fc_params / total['vgg16'].params:.0%}); the first alone, {fc6.in_features:,} -> {fc6.out_features:,}, "
-      f"holds {vgg['classifier.0'].params / 1e6:.1f} M")
-print(f"VGG-16: its {n_convs} convolutions do {conv_macs / 1e9:.2f} of its {total['vgg16'].macs / 1e9:.2f} billion "
-      f"multiply-adds ({conv_macs / total['vgg16'].macs:.1%})")
-r50, v16 = total["resnet50"], total["vgg16"]
-print(f"ResNet-50 against VGG-16: {r50.macs / v16.macs:.2f}x the multiply-adds, {r50.params / v16.params:.2f}x "
-      f"the parameters, {r50.activations / v16.activations:.2f}x the activations")
+print(f"VGG-16: {v16.params / 1e6:.1f} M parameters; its 3 fc layers "
+      f"hold {fc.params / 1e6:.1f} M ({fc.params / v16.params:.0%}),")
+print(f"  the first alone ({fc6.in_features:,} -> {fc6.out_features:,}) "
+      f"{vgg['classifier.0'].params / 1e6:.1f} M")
+print(f"VGG-16: {v16.macs / 1e9:.2f} billion multiply-adds; its "
+      f"{n_convs} convolutions do {convs.macs / 1e9:.2f} "
+      f"({convs.macs / v16.macs:.1%})")
+r50 = total["resnet50"]
+print(f"ResNet-50 / VGG-16: {r50.macs / v16.macs:.2f}x the multiply-adds,"
+      f" {r50.params / v16.params:.2f}x the parameters,")
+print(f"  {r50.activations / v16.activations:.2f}x the activations")
 """),
     md(r"""
 VGG's parameters are in its classifier: the first fully connected layer alone connects the
@@ -171,17 +193,23 @@ billion FLOPs)." Its "FLOPs" are multiply-adds, a count of work per image, not a
 """),
     table_cell("""
 quoted = {"vgg19": paper.VGG19_GMACS, "plain34": paper.PLAIN34_GMACS,
-          "resnet34": paper.TABLE1_GMACS["resnet34"], "resnet18": paper.TABLE1_GMACS["resnet18"]}
-show_table(["network", "the paper's \\"FLOPs\\" (billions)", "our multiply-adds (billions)",
-            "floating-point operations (billions)"],
-           [[LABEL[n], q, f"{total[n].macs / 1e9:.3f}", f"{2 * total[n].macs / 1e9:.3f}"] for n, q in quoted.items()])
+          "resnet34": paper.TABLE1_GMACS["resnet34"],
+          "resnet18": paper.TABLE1_GMACS["resnet18"]}
+rows = [[nowrap(LABEL[n]), q, f"{total[n].macs / 1e9:.3f}",
+         f"{2 * total[n].macs / 1e9:.3f}"] for n, q in quoted.items()]
+show_table(["network", "the paper's \\"FLOPs\\" (billions)",
+            "our multiply-adds (billions)",
+            "floating-point operations (billions)"], rows)
 """),
     code("""
 v19, p34, r34 = (total[n].macs for n in ("vgg19", "plain34", "resnet34"))
-print(f"plain-34 / VGG-19 multiply-adds: ours {p34 / v19:.1%}, the paper's {paper.PLAIN34_GMACS / paper.VGG19_GMACS:.1%}")
+theirs = paper.PLAIN34_GMACS / paper.VGG19_GMACS
+print(f"plain-34 / VGG-19 multiply-adds: ours {p34 / v19:.1%}, "
+      f"the paper's {theirs:.1%}")
 print(f"VGG-19 / ResNet-34 multiply-adds: {v19 / r34:.2f}x")
+extra = total["resnet34"].params - total["plain34"].params
 print(f"ResNet-34 / plain-34: {r34 / p34:.4f}x the multiply-adds, "
-      f"{total['resnet34'].params - total['plain34'].params:,} more parameters (the projection shortcuts)")
+      f"{extra:,} more parameters")
 assert v19 > 5 * r34
 """),
     md(r"""
@@ -206,36 +234,45 @@ differently: 10 crops per image, where torchvision scores a single centre crop, 
 the paper's v1 networks.
 """),
     table_cell("""
-PAPER_TABLE3 = {"resnet34": "resnet34 (B)", "resnet50": "resnet50", "resnet101": "resnet101", "resnet152": "resnet152"}
+TABLE3_ROW = {"resnet34": "resnet34 (B)", "resnet50": "resnet50",
+              "resnet101": "resnet101", "resnet152": "resnet152"}
 published = []  # (name, weights, top-1 %, GMACs)
-for name in NAMES:
-    if name == "plain34":
+for n in NAMES:
+    if n == "plain34":
         continue  # no published weights
-    for weights in get_model_weights(name):
+    for weights in get_model_weights(n):
         top1 = weights.meta["_metrics"]["ImageNet-1K"]["acc@1"]
-        if top1 != top1:  # NaN: VGG-16's feature-extractor weights have no classifier
+        if top1 != top1:  # NaN: VGG-16's feature-extractor weights
             continue
-        assert weights.meta["_ops"] == round(total[name].macs / 1e9, 3), weights  # our count is theirs
-        published.append((name, weights.name, top1, weights.meta["_ops"]))
-show_table(["network", "weights", "top-1 (%)", "GMACs (`_ops`)", "parameters (M)", "paper: top-1 error (%), 10-crop"],
-           [[LABEL[n], f"`{w}`", f"{a:.2f}", f"{ops:.2f}", f"{total[n].params / 1e6:.1f}",
-             paper.TABLE3_TOP1_ERROR.get(PAPER_TABLE3.get(n), "") if w == "IMAGENET1K_V1" else ""]
-            for n, w, a, ops in published])
+        # torchvision's cost is our count
+        assert weights.meta["_ops"] == round(total[n].macs / 1e9, 3)
+        published.append((n, weights.name, top1, weights.meta["_ops"]))
+
+rows = []
+for n, w, top1, gmacs in published:
+    quoted = paper.TABLE3_TOP1_ERROR.get(TABLE3_ROW.get(n), "")
+    rows.append([nowrap(LABEL[n]), f"`{w}`", f"{top1:.2f}",
+                 f"{gmacs:.2f}", f"{total[n].params / 1e6:.1f}",
+                 quoted if w == "IMAGENET1K_V1" else ""])
+show_table(["network", "weights", "top-1 (%)", "GMACs (`_ops`)",
+            "parameters (M)", "paper: top-1 error (%), 10 crops"], rows)
 """),
     code("""
 fig, ax = plt.subplots(figsize=(8, 4.8))
-for name, weights, top1, gmacs in published:
+for n, weights, top1, gmacs in published:
     v1 = weights == "IMAGENET1K_V1"
-    color = COLOR[family(name)]
-    ax.scatter(gmacs, top1, s=70, color=color if v1 else "white", edgecolor=color, linewidth=1.8, zorder=3)
-    ax.annotate(LABEL[name] + ("" if v1 else " (V2)"), (gmacs, top1), textcoords="offset points",
-                xytext=(7, -4), fontsize=9)
-ax.scatter([], [], s=70, color="#4c72b0", label="IMAGENET1K_V1 weights (original recipe)")
-ax.scatter([], [], s=70, color="white", edgecolor="#4c72b0", linewidth=1.8,
-           label="IMAGENET1K_V2 weights (newer recipe)")
+    ax.scatter(gmacs, top1, s=70, color=color(n) if v1 else "white",
+               edgecolor=color(n), linewidth=1.8, zorder=3)
+    ax.annotate(LABEL[n] + ("" if v1 else " (V2)"), (gmacs, top1),
+                textcoords="offset points", xytext=(7, -4), fontsize=9)
+ax.scatter([], [], s=70, color="#4c72b0",
+           label="IMAGENET1K_V1 weights (original recipe)")
+ax.scatter([], [], s=70, color="white", edgecolor="#4c72b0",
+           linewidth=1.8, label="IMAGENET1K_V2 weights (newer recipe)")
 ax.set_xlabel("multiply-adds per 224×224 image (billions)")
 ax.set_ylabel("ImageNet top-1 accuracy (%), torchvision")
 ax.set_xlim(0, 23)
+ax.margins(y=0.1)
 ax.grid(alpha=0.3)
 ax.legend(loc="lower right", fontsize=9)
 ax.spines[["top", "right"]].set_visible(False)
@@ -256,16 +293,25 @@ first calls allocate memory and choose algorithms), and take the median of sever
 sensitive than the mean to a background process stealing the CPU for a moment. *Latency* is the time for
 one image alone (batch 1); *throughput* is images per second with a larger batch. On a GPU the clock waits
 for the device (`torch.cuda.synchronize()`) before reading the time. How many networks, which batches and
-how many repeats depend on the run size:
+how many repeats depend on the run size; at the `smoke` size a CPU runs them on one thread, which keeps
+that quick check steady on a busy machine, and at the other sizes on all the threads PyTorch uses by
+default. On a machine busy with other work, the timings can be much slower and more erratic than the
+hardware allows: close what you can, and rerun if they look odd.
 """),
     code("""
 # NBVAL_IGNORE_OUTPUT
 MEASURED = pick(SIZE, smoke=["resnet18", "vgg16"], cpu=NAMES, gpu=NAMES)
 BATCHES = pick(SIZE, smoke=(1,), cpu=(1, 8), gpu=(1, 64))
 WARMUP, REPEATS = pick(SIZE, smoke=(1, 2), cpu=(2, 5), gpu=(5, 20))
+THREADS = pick(SIZE, smoke=1, cpu=torch.get_num_threads(),
+               gpu=torch.get_num_threads())
+torch.set_num_threads(THREADS)
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 torch.backends.cudnn.benchmark = True
-print(f"{len(MEASURED)} networks, batches {BATCHES}, {WARMUP} warm-up passes, median of {REPEATS}, on {device}")
+print(f"{len(MEASURED)} networks, batches {BATCHES}, {WARMUP} warm-up "
+      f"passes, median of {REPEATS} repeats,")
+on_cpu = device.type == "cpu"
+print(f"on {device}" + (f" with {THREADS} thread(s)" if on_cpu else ""))
 
 
 def sync():
@@ -294,7 +340,9 @@ for name in MEASURED:
     model = build(name).to(device).eval()
     for batch in BATCHES:
         seconds[name, batch] = seconds_per_batch(model, batch)
-    print(f"{LABEL[name]:<11} " + "  ".join(f"batch {b}: {seconds[name, b] * 1e3:9.1f} ms" for b in BATCHES))
+    print(f"{LABEL[name]:<11}" + "".join(
+        f"  batch {b}: {seconds[name, b] * 1e3:8.1f} ms"
+        for b in BATCHES))
     del model
 """),
     table_cell("""
@@ -302,12 +350,15 @@ for name in MEASURED:
 B = BATCHES[-1]
 latency = {n: seconds[n, 1] for n in MEASURED}
 throughput = {n: B / seconds[n, B] for n in MEASURED}
-show_table(["network", "GMACs", "latency, batch 1 (ms)", f"throughput, batch {B} (images/s)",
-            f"achieved GMACs/s, batch {B}", "batching speed-up"],
-           [[LABEL[n], f"{total[n].macs / 1e9:.2f}", f"{latency[n] * 1e3:.1f}", f"{throughput[n]:.1f}",
-             f"{throughput[n] * total[n].macs / 1e9:.1f}", f"{throughput[n] * latency[n]:.2f}x"] for n in MEASURED])
+rows = [[nowrap(LABEL[n]), f"{total[n].macs / 1e9:.2f}",
+         f"{latency[n] * 1e3:.1f}", f"{throughput[n]:.1f}",
+         f"{throughput[n] * total[n].macs / 1e9:.1f}",
+         f"{throughput[n] * latency[n]:.2f}x"] for n in MEASURED]
+show_table(["network", "GMACs", "latency, batch 1 (ms)",
+            f"throughput, batch {B} (images/s)",
+            f"achieved GMACs/s, batch {B}", "batching speed-up"], rows)
 assert all(t > 0 for t in throughput.values())
-assert latency["resnet18"] < latency["vgg16"], "ResNet-18 should answer faster than VGG-16"
+assert latency["resnet18"] < latency["vgg16"], "ResNet-18 is the faster"
 """),
     md(r"""
 "Achieved GMACs/s" divides the multiply-adds by the measured time: the rate at which the hardware did
@@ -323,7 +374,8 @@ costs {cite}`ma2018shufflenet` {cite}`canziani2016analysis`:
 - **Memory traffic.** Every layer reads its input and weights and writes its output. A layer that does
   few multiply-adds per byte it moves (a $1\times1$ convolution, a batch normalisation, a ReLU, the
   addition of a shortcut) waits on memory rather than on arithmetic. The "MACs per byte" column of the
-  first table is a rough measure of this, and the bottleneck ResNets have the lowest.
+  first table is a rough measure of this: ResNet-50 has the lowest, VGG-19 and the two 34-layer
+  networks the highest.
 - **Latency and depth.** The layers of a network run one after another: each waits for the previous one's
   output. At batch 1 a layer may be too small to keep all the cores busy, and every layer pays a fixed
   overhead (the framework's dispatch on a CPU, a kernel launch on a GPU) however little it computes.
@@ -340,26 +392,32 @@ mispredicted the speed on this machine:
 """),
     code("""
 # NBVAL_IGNORE_OUTPUT
-PAIRS = [("vgg16", "resnet18"), ("vgg19", "resnet34"), ("resnet34", "plain34"), ("resnet50", "resnet34"),
+PAIRS = [("vgg16", "resnet18"), ("vgg19", "resnet34"),
+         ("resnet34", "plain34"), ("resnet50", "resnet34"),
          ("resnet101", "resnet50"), ("resnet152", "resnet50")]
-print(f"{'':<25} {'MACs ratio':>10} {'time ratio, batch 1':>20} {f'time ratio, batch {B}':>20}")
+print(f"{'ratio':<24} {'MACs':>6} {'time, batch 1':>14} "
+      f"{f'time, batch {B}':>14}")
 for a, b in PAIRS:
     if a in latency and b in latency:
-        print(f"{LABEL[a] + ' / ' + LABEL[b]:<25} {total[a].macs / total[b].macs:>9.2f}x "
-              f"{latency[a] / latency[b]:>19.2f}x {throughput[b] / throughput[a]:>19.2f}x")
+        print(f"{LABEL[a] + ' / ' + LABEL[b]:<24} "
+              f"{total[a].macs / total[b].macs:>5.2f}x "
+              f"{latency[a] / latency[b]:>13.2f}x "
+              f"{throughput[b] / throughput[a]:>13.2f}x")
 """),
     code("""
 # NBVAL_IGNORE_OUTPUT
 fig, ax = plt.subplots(figsize=(8, 4.8))
 ref = "resnet18"
+gmacs = {n: total[n].macs / 1e9 for n in MEASURED}
 ms_per_image = {n: 1e3 / throughput[n] for n in MEASURED}
 for n in MEASURED:
-    ax.scatter(total[n].macs / 1e9, ms_per_image[n], s=70, color=COLOR[family(n)], zorder=3)
-    ax.annotate(LABEL[n], (total[n].macs / 1e9, ms_per_image[n]), textcoords="offset points",
-                xytext=(7, -4), fontsize=9)
-slope = ms_per_image[ref] / (total[ref].macs / 1e9)
-xmax = max(total[n].macs for n in MEASURED) / 1e9 * 1.1
-ax.plot([0, xmax], [0, slope * xmax], "--", color="#999999", label=f"time proportional to MACs, through {LABEL[ref]}")
+    ax.scatter(gmacs[n], ms_per_image[n], s=70, color=color(n), zorder=3)
+    ax.annotate(LABEL[n], (gmacs[n], ms_per_image[n]), fontsize=9,
+                textcoords="offset points", xytext=(7, -4))
+xmax = max(gmacs.values()) * 1.1
+slope = ms_per_image[ref] / gmacs[ref]
+ax.plot([0, xmax], [0, slope * xmax], "--", color="#999999",
+        label=f"time proportional to MACs, through {LABEL[ref]}")
 ax.set_xlabel("multiply-adds per image (billions)")
 ax.set_ylabel(f"measured ms per image, batch {B}")
 ax.set_xlim(0, xmax)

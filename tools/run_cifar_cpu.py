@@ -1,0 +1,123 @@
+"""A recorded CIFAR-10 run on a CPU, for chapter 5: one of the paper's recipes (Section 4.2) through
+`resnet_lib.recipes.prepare` and `fit`, shortened to `--epochs` (the learning-rate drops move with the run's
+length: they stay at half and three quarters of it), the test set evaluated once at the end.
+
+    RESNET_DATA=/path/to/data python tools/run_cifar_cpu.py cifar10-resnet20 --epochs 12 \\
+        --out runs/r20-cpu --results results/cifar10-resnet20-cpu.json
+
+Writes the run (last.pt, best.pt, history.json) to --out, and to --results one JSON file that the chapter
+reads: the history, the final test metrics and the run's provenance (hardware, torch version, git commit,
+the command, wall time, the copy of the data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from resnet_lib import recipes, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware() -> str:
+    if torch.cuda.is_available():
+        return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
+    return f"CPU ({_cpu_name()}), {torch.get_num_threads()} threads"
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return out.stdout.strip() + ("+uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("recipe", help="e.g. cifar10-resnet20")
+    p.add_argument("--epochs", type=int, help="epochs of 45k images (default: the recipe's 64k iterations)")
+    p.add_argument("--iterations", type=int, help="iterations instead of epochs")
+    p.add_argument("--subset", type=int, help="only the first N images of each split")
+    p.add_argument("--test-subset", type=int, help="only the first N test images (default: all 10,000)")
+    p.add_argument("--out", required=True, help="folder for last.pt, best.pt, history.json")
+    p.add_argument("--results", help="the JSON file the chapter reads")
+    p.add_argument("--run-size", default="cpu", help="the run size this run stands for (default cpu)")
+    p.add_argument("--no-test", action="store_true", help="skip the test set (timing runs)")
+    args = p.parse_args(argv)
+
+    command = "python " + " ".join(shlex.quote(a) for a in
+                                   [os.path.relpath(__file__, ROOT), *(sys.argv[1:] if argv is None else argv)])
+    commit = git_commit()
+    t0 = time.perf_counter()
+    model, train_loader, val_loader, config = recipes.prepare(args.recipe, subset=args.subset, device="cpu",
+                                                              epochs=args.epochs, iterations=args.iterations,
+                                                              progress=False)
+    recipe = recipes.get_recipe(args.recipe)
+    print(recipes.describe(recipe, config, len(train_loader)), flush=True)
+    print(f"source    {train_loader.source}", flush=True)
+    history = train.fit(model, train_loader, val_loader, config, out_dir=args.out)
+    for r in history.records:
+        print(train._summary(r, len(history.records)), flush=True)
+    test = None
+    if not args.no_test:
+        test_loader = recipes.split_loader(recipe, recipe.test_split, config, subset=args.test_subset)
+        m = train.evaluate(model, test_loader, device="cpu")
+        test = {"split": recipe.test_split, "loss": m["loss"], "top1": m["top1"], "error_pct": 100 * (1 - m["top1"]),
+                "count": m["count"], "per_class": m["per_class"].tolist(), "confusion": m["confusion"].tolist()}
+        print(f"test      top-1 {100 * m['top1']:.2f}% (error {test['error_pct']:.2f}%) on {m['count']:,} images",
+              flush=True)
+    wall = time.perf_counter() - t0
+    if args.results:
+        last = history.records[-1]
+        result = {
+            "recipe": recipe.name,
+            "model": config.model,
+            "run_size": args.run_size,
+            "provenance": {
+                "hardware": hardware(),
+                "torch": str(torch.__version__),
+                "git_commit": commit,
+                "command": command,
+                "wall_seconds": round(wall, 1),
+                "data": train_loader.source,
+                "train_images": len(train_loader.labels),
+                "val_images": len(val_loader.labels),
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+            "config": config.to_dict(),
+            "epochs": len(history.records),
+            "iterations": last["iteration"],
+            "final_val_error_pct": 100 * (1 - last["val_top1"]) if "val_top1" in last else None,
+            "test": test,
+            "history": history.records,
+        }
+        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.results).write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote     {args.results}")
+
+
+if __name__ == "__main__":
+    main()
