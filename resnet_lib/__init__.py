@@ -1,9 +1,26 @@
-"""resnet_lib: the models, cost accounting, data and training loop behind resnet-book."""
+"""resnet_lib: the models, cost accounting, data and training loop behind resnet-book.
 
-from . import complexity, data, models, plots, runsize, train
-from .complexity import count_macs, count_params, profile, stage_table
-from .models import build, model_names
+The submodules load on first use (`resnet_lib.train`, `resnet_lib.data`, ...), so that importing the package
+stays cheap and `python -m resnet_lib.train` runs the module once, as the program.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
-__all__ = ["models", "complexity", "data", "train", "plots", "runsize", "build", "model_names", "count_params", "count_macs",
-           "profile", "stage_table", "__version__"]
+SUBMODULES = ("models", "complexity", "data", "train", "plots", "runsize", "recipes", "transfer", "probes",
+              "pretrain", "paper", "cli")
+_SHORTCUTS = {"build": "models", "model_names": "models", "count_params": "complexity", "count_macs": "complexity",
+              "profile": "complexity", "stage_table": "complexity"}
+__all__ = [*SUBMODULES, *_SHORTCUTS, "__version__"]
+
+
+def __getattr__(name):  # PEP 562: resnet_lib.train imports resnet_lib/train.py the first time it is asked for
+    if name in SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _SHORTCUTS:
+        return getattr(importlib.import_module(f".{_SHORTCUTS[name]}", __name__), name)
+    raise AttributeError(f"module 'resnet_lib' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

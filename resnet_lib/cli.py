@@ -54,7 +54,7 @@ def _count(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Train one of the paper's recipes (resnet_lib.recipes) by name.",
-                epilog="Under torchrun the same command trains with DistributedDataParallel, one process a GPU.")
+                epilog="Under torchrun the same command trains with DistributedDataParallel, one process per GPU.")
     p.add_argument("recipe", nargs="?", help="a recipe name (--list shows them)")
     p.add_argument("--list", action="store_true", help="list the recipes and exit")
     p.add_argument("--data", metavar="DIR", help="the folder holding the data sets (default $RESNET_DATA, else "
@@ -70,8 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="PATH", help="continue from this checkpoint (e.g. DIR/last.pt)")
     p.add_argument("--amp", choices=train.AMP_MODES, help="mixed precision (default auto: bf16 or fp16 on "
                    "CUDA, off elsewhere)")
-    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
-    p.add_argument("--channels-last", action="store_true", default=None, help="channels-last memory format "
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile the model "
+                   "(default: TrainConfig's)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="channels-last memory format "
                    "(default: on for CUDA)")
     p.add_argument("--workers", type=_count, metavar="N", help="DataLoader processes for image folders")
     p.add_argument("--download", action="store_true", help="download missing data sets and pretrained weights")

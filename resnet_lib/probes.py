@@ -143,13 +143,14 @@ def input_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     hooks = [modules[n].register_forward_pre_hook(keep(n)) for n in names]
     try:
         with _Measuring(model):
-            loss = F.cross_entropy(model(x.to(device)), y.to(device))
+            x = x.detach().to(device).requires_grad_(True)  # so that even the first module's input has a grad
+            loss = F.cross_entropy(model(x), y.to(device))
             loss.backward()
             out = {}
             for n in names:
                 g = inputs[n].grad
                 if g is None:
-                    raise ValueError(f"the input of {n!r} has no gradient (is it the network's input?)")
+                    raise ValueError(f"the input of {n!r} got no gradient: is the module on the path to the loss?")
                 out[n] = float(g.norm()) / math.sqrt(len(x))
             return out
     finally:

@@ -28,6 +28,7 @@ from torch import nn
 
 from . import data, models
 from .train import TrainConfig, pick_device
+from .transfer import load_pretrained
 
 __all__ = ["Recipe", "Prepared", "DATASETS", "AUGMENTATIONS", "recipe_names", "get_recipe", "prepare",
            "split_loader", "describe"]
@@ -191,8 +192,6 @@ def _evenly(dataset, n: int | None):
     would all be one class); the whole data set when n is None."""
     if n is None or n >= len(dataset):
         return dataset
-    if n < 1:
-        raise ValueError(f"subset must be at least 1, got {n}")
     picked = torch.utils.data.Subset(dataset, [i * len(dataset) // n for i in range(n)])
     picked.classes, picked.source = dataset.classes, dataset.source
     picked.targets = [dataset.targets[i] for i in picked.indices]
@@ -263,6 +262,8 @@ def prepare(recipe: Recipe | str, data_root=None, subset: int | None = None, dev
     """
     if isinstance(recipe, str):
         recipe = get_recipe(recipe)
+    if subset is not None and subset < 1:
+        raise ValueError(f"subset must be at least 1, got {subset}")
     if device is not None:
         overrides["device"] = str(device)
     config = _with_length(recipe, overrides)
@@ -285,7 +286,6 @@ def prepare(recipe: Recipe | str, data_root=None, subset: int | None = None, dev
     torch.manual_seed(config.seed)
     model = models.build(config.model, **config.model_kwargs)
     if recipe.pretrained and pretrained:
-        from .transfer import load_pretrained
         load_pretrained(model, recipe.pretrained, download=download)  # the backbone; the new head stays
     return Prepared(model, train_loader, val_loader, config)
 

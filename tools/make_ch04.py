@@ -28,7 +28,7 @@ pretrained weights. Then it asks how far the multiply-adds predict the measured 
   activation memory, and say where each network spends them;
 - read "3.6 billion FLOPs versus 19.6 billion" correctly: multiply-adds, about twice as many
   floating-point operations;
-- measure latency and throughput properly (inference mode, warm-up, median of repeats);
+- measure latency and throughput properly (inference mode, warm-up, repeats);
 - place the networks on an accuracy-against-cost plot from published numbers;
 - explain, with measurements, what a count of multiply-adds does not tell about speed.
 
@@ -289,14 +289,18 @@ accurate than ResNet-152 trained with the original one.
 
 Now the clock. For each network we time the forward pass of a batch of random images, in
 `torch.inference_mode()` (no autograd bookkeeping) and `eval()` mode, after a few warm-up passes (the
-first calls allocate memory and choose algorithms), and take the median of several repeats, which is less
-sensitive than the mean to a background process stealing the CPU for a moment. *Latency* is the time for
+first calls allocate memory and choose algorithms), and repeat each measurement several times. We print
+the median and the best (fastest) of the repeats, and compute with the best: other work on the machine
+can only slow a run down, never speed it up, so the fastest run is the closest to what the network
+itself costs (the reasoning of Python's `timeit`). A large gap between the two says the machine was busy.
+*Latency* is the time for
 one image alone (batch 1); *throughput* is images per second with a larger batch. On a GPU the clock waits
 for the device (`torch.cuda.synchronize()`) before reading the time. How many networks, which batches and
 how many repeats depend on the run size; at the `smoke` size a CPU runs them on one thread, which keeps
 that quick check steady on a busy machine, and at the other sizes on all the threads PyTorch uses by
 default. On a machine busy with other work, the timings can be much slower and more erratic than the
-hardware allows: close what you can, and rerun if they look odd.
+hardware allows, most of all with several threads, which wait for each other whenever one of them is
+held up: close what you can, and rerun if they look odd.
 """),
     code("""
 # NBVAL_IGNORE_OUTPUT
@@ -309,7 +313,7 @@ torch.set_num_threads(THREADS)
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 torch.backends.cudnn.benchmark = True
 print(f"{len(MEASURED)} networks, batches {BATCHES}, {WARMUP} warm-up "
-      f"passes, median of {REPEATS} repeats,")
+      f"passes, {REPEATS} repeats,")
 on_cpu = device.type == "cpu"
 print(f"on {device}" + (f" with {THREADS} thread(s)" if on_cpu else ""))
 
@@ -321,6 +325,7 @@ def sync():
 
 @torch.inference_mode()
 def seconds_per_batch(model, batch):
+    # the times of REPEATS forward passes of a batch, after WARMUP
     x = torch.randn(batch, 3, 224, 224, device=device)
     for _ in range(WARMUP):
         model(x)
@@ -331,18 +336,20 @@ def seconds_per_batch(model, batch):
         model(x)
         sync()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
 
 
 torch.manual_seed(0)
-seconds = {}  # (name, batch) -> seconds per batch
+seconds = {}  # (name, batch) -> best seconds per batch
+print(f"{'':<11} {'batch':>5} {'best (ms)':>11} {'median (ms)':>12}")
 for name in MEASURED:
     model = build(name).to(device).eval()
     for batch in BATCHES:
-        seconds[name, batch] = seconds_per_batch(model, batch)
-    print(f"{LABEL[name]:<11}" + "".join(
-        f"  batch {b}: {seconds[name, b] * 1e3:8.1f} ms"
-        for b in BATCHES))
+        times = seconds_per_batch(model, batch)
+        seconds[name, batch] = min(times)
+        label = LABEL[name] if batch == BATCHES[0] else ""
+        print(f"{label:<11} {batch:>5} {min(times) * 1e3:>11.1f} "
+              f"{statistics.median(times) * 1e3:>12.1f}")
     del model
 """),
     table_cell("""

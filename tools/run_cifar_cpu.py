@@ -42,7 +42,8 @@ def _cpu_name() -> str:
 def hardware() -> str:
     if torch.cuda.is_available():
         return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
-    return f"CPU ({_cpu_name()}), {torch.get_num_threads()} threads"
+    n = torch.get_num_threads()
+    return f"CPU ({_cpu_name()}), {n} thread{'s' if n > 1 else ''}"
 
 
 def git_commit() -> str | None:
@@ -66,7 +67,11 @@ def main(argv=None) -> None:
     p.add_argument("--results", help="the JSON file the chapter reads")
     p.add_argument("--run-size", default="cpu", help="the run size this run stands for (default cpu)")
     p.add_argument("--no-test", action="store_true", help="skip the test set (timing runs)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: on a shared, loaded machine one thread ran ten times faster "
+                        "than two)")
     args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
 
     command = "python " + " ".join(shlex.quote(a) for a in
                                    [os.path.relpath(__file__, ROOT), *(sys.argv[1:] if argv is None else argv)])
@@ -74,7 +79,7 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     model, train_loader, val_loader, config = recipes.prepare(args.recipe, subset=args.subset, device="cpu",
                                                               epochs=args.epochs, iterations=args.iterations,
-                                                              progress=False)
+                                                              channels_last=True, progress=False)
     recipe = recipes.get_recipe(args.recipe)
     print(recipes.describe(recipe, config, len(train_loader)), flush=True)
     print(f"source    {train_loader.source}", flush=True)
