@@ -45,11 +45,13 @@ import math
 import warnings
 from collections import Counter
 
-import matplotlib.pyplot as plt
 import torch
+from IPython.display import display
+from matplotlib.figure import Figure
 from tqdm import TqdmWarning
 
 warnings.filterwarnings("ignore", category=TqdmWarning)  # no widgets here: no progress bars either
+%matplotlib inline
 
 from resnet_lib import data, models, plots
 from resnet_lib.pretrain import book_run, imagenette_pretrained, in_memory, resize_for, tensor_transforms
@@ -100,7 +102,7 @@ first = [trainval.targets.index(b) for b in range(len(BREEDS))]  # one image of 
 shown = in_memory(trainval, 96, indices=first)
 fig = plots.image_grid(shown.images, titles=[b.replace(" ", "\\n", 1) for b in BREEDS], ncols=10)
 fig.set_size_inches(13, 6.5)
-plt.show()
+display(fig)
 """),
     md(r"""
 ## Where the pretrained weights come from
@@ -125,8 +127,9 @@ for arch in dict.fromkeys([ARCH, "resnet18"]):
         FROM[arch] = "torchvision's ImageNet weights (IMAGENET1K_V1)"
     except (FileNotFoundError, RuntimeError):
         file = weights_file(pretrained_weights(net)).name
-        print(f"No torchvision weights for {arch} here ({file} is not in torch.hub's cache and this "
-              f"machine is offline): pretraining our own on Imagenette instead.")
+        why = "and could not be downloaded" if DOWNLOAD else "and downloading is off outside Colab"
+        print(f"No torchvision weights for {arch} here ({file} is not in torch.hub's cache {why}): "
+              f"pretraining our own on Imagenette instead.")
 print(f"{len(START)} of {len({ARCH, 'resnet18'})} architecture(s) start from torchvision's weights")
 """),
     code("""
@@ -261,8 +264,7 @@ if SIZE != "smoke":
 """),
     code("""
 # NBVAL_IGNORE_OUTPUT
-fig = plots.plot_history([histories[w] for w in WAYS], metrics=("loss", "top1"), labels=WAYS)
-plt.show()
+display(plots.plot_history([histories[w] for w in WAYS], metrics=("loss", "top1"), labels=WAYS))
 """),
     md(r"""
 The curves are the training loss and accuracy of each epoch (dashed; on the augmented crops, while the
@@ -281,7 +283,8 @@ bars below as a rough picture, and only the three big breeds as measurements.
 best = max(WAYS, key=lambda w: results[w]["per_class"].nanmean())
 per_breed = results[best]["per_class"]
 order = sorted(range(len(BREEDS)), key=lambda b: (per_breed[b].nan_to_num(-1).item(), BREEDS[b]))
-fig, ax = plt.subplots(figsize=(8, 8))
+fig = Figure(figsize=(8, 8), layout="constrained")
+ax = fig.subplots()
 ax.barh([BREEDS[b] for b in order], [100 * per_breed[b].nan_to_num(0).item() for b in order],
         color=["#c44e52" if species_of[b] == 0 else "#4c72b0" for b in order])
 ax.set_xlabel(f"test accuracy (%), {best}")
@@ -291,7 +294,7 @@ ax.barh([], [], color="#c44e52", label="cat breeds")
 ax.barh([], [], color="#4c72b0", label="dog breeds")
 ax.legend(loc="lower right")
 ax.spines[["top", "right"]].set_visible(False)
-plt.show()
+display(fig)
 """),
     code("""
 # NBVAL_IGNORE_OUTPUT
@@ -329,7 +332,7 @@ if examples:
     titles = [f"{BREEDS[truth[i]]}\\n→ {BREEDS[pred[i]]}" for i in examples]
     fig = plots.image_grid(pictures.images, titles=titles, ncols=6)
     fig.set_size_inches(13, 2.6 * math.ceil(len(examples) / 6))
-    plt.show()
+    display(fig)
 """),
     md(r"""
 Each picture is a test image of the most frequent mistakes, shown at 128 pixels with its true breed and,
@@ -356,9 +359,10 @@ A popular blog tutorial trains a "ResNet-18" to tell cats from dogs in PyTorch a
 5. **No augmentation.** Training uses the test-time transform (resize to 256, centre crop 224): every
    epoch shows the network the same pixels.
 6. **Its ResNet-18 is not the paper's.** The stem is a 3×3 convolution with stride 1 and no max pool,
-   CIFAR-style, on 224×224 images: the first stage runs at full resolution and the network does about
-   16 times the multiply-adds of the real ResNet-18 (1.8 billion). It is trained from scratch, with plain
-   SGD at 0.01, no momentum, no weight decay and no schedule.
+   CIFAR-style, on 224×224 images: the first stage runs at 224×224 where the paper's runs at 56×56, and
+   so does every later stage at 4×4 = 16 times the paper's number of positions, with 16 times the
+   multiply-adds (the paper's Table 1 gives 1.8 billion for its ResNet-18). It is trained from scratch,
+   with plain SGD at 0.01, no momentum, no weight decay and no schedule.
 7. **Smaller things.** It prints the loss tensor at every iteration, saves the weights every 100
    iterations over the same file whatever they are worth, and `ImageFolder` needs one folder per class
    (`train/cat/`, `train/dog/`), which Kaggle's cats-and-dogs archive does not have (its test images are
