@@ -48,6 +48,7 @@ SIZE = run_size()
 print(describe(SIZE))
 """),
     code('''
+import json
 import math
 import os
 import subprocess
@@ -57,7 +58,6 @@ import textwrap
 import warnings
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 from torch import nn
@@ -65,10 +65,10 @@ from torchvision.models import ResNet50_Weights
 from tqdm import TqdmWarning
 
 warnings.filterwarnings("ignore", category=TqdmWarning)  # no widgets here: no progress bars either
+%matplotlib inline
 
 from resnet_lib import data, models, paper, plots
-from resnet_lib.pretrain import (book_run, imagenette_data, imagenette_pretrained,
-                                 resize_for, tensor_transforms)
+from resnet_lib.pretrain import book_run, imagenette_pretrained, in_memory, resize_for, tensor_transforms
 from resnet_lib.recipes import describe as describe_recipe, get_recipe
 from resnet_lib.runsize import in_colab, pick
 from resnet_lib.train import autocast_dtype, evaluate, pick_device
@@ -161,7 +161,7 @@ Flag by flag, against the paper and against what `resnet_lib` offers:
 
 | | the paper (V1) | torchvision V2 | in `resnet_lib` |
 |:--|:--|:--|:--|
-| length | 90 epochs (600k iterations of 256) | 600 epochs | `epochs` |
+| length | up to 600k iterations of 256 (about 120 epochs); torchvision's V1: 90 epochs | 600 epochs | `epochs`, `iterations` |
 | batch, peak lr | 256, 0.1 | 8 × 128 = 1024, 0.5 | `batch_size`, `lr` |
 | schedule | ÷10 at plateaus | linear warm-up for 5 epochs, then cosine to 0 | `schedule="cosine"`, `warmup="linear"`, `warmup_iters` |
 | weight decay | 1e-4 everywhere | 2e-5, none on normalisation layers | `weight_decay`, `no_decay_bn_bias` (also spares biases) |
@@ -171,8 +171,7 @@ Flag by flag, against the paper and against what `resnet_lib` offers:
 | weights evaluated | the last | an exponential moving average (EMA) of the weights | the last |
 
 What each change buys was measured one at a time in torchvision's write-up {cite}`vryniotis2021recipe`;
-most of them are regularisers, which only pay off with the longer training: 600 epochs are 6.7 times the
-paper's 90. The library keeps the paper's recipe and the knobs of its `TrainConfig`; the rest lives in
+most of them are regularisers, which only pay off with the longer training of 600 epochs. The library keeps the paper's recipe and the knobs of its `TrainConfig`; the rest lives in
 torchvision's reference scripts.
 
 ## Getting ImageNet
@@ -203,9 +202,9 @@ Imagenette, in the book's data folder, has exactly this layout with ten of the t
 validation images are ImageNet validation images. Every ImageNet code path of the library runs on it:
 """),
     code("""
+names = data.imagenette("val", download=DOWNLOAD).classes  # in Colab this downloads Imagenette first
 folder = data.data_root() / "imagenette2-160"
 val_folder = data.image_folder(folder, "val")
-names = data.imagenette("val", download=DOWNLOAD).classes
 print(f"{folder.name}/val: {len(val_folder):,} images in {len(val_folder.classes)} class folders")
 for wnid, name in zip(val_folder.classes, names):
     n = sum(1 for t in val_folder.targets if t == val_folder.class_to_idx[wnid])
@@ -267,7 +266,6 @@ out = result.stdout.replace(str(run_dir), "runs/demo").replace(str(data.data_roo
 print(out)
 print(f"(exit status {result.returncode}, {time.perf_counter() - start:.0f} s)")
 assert result.returncode == 0, result.stderr[-2000:]
-import json
 meta = json.loads((run_dir / "history.json").read_text())["meta"]
 assert meta["world_size"] == 2 and meta["status"] == "finished"
 assert (run_dir / "last.pt").is_file()
@@ -281,9 +279,9 @@ Three switches of `TrainConfig` (and of the command line) change the speed of a 
 
 - **mixed precision** (`amp`): the convolutions run in bfloat16 (or float16 with a gradient scaler) on
   GPUs with tensor cores, the weights stay in float32. On a CPU the library leaves it off
-  (`autocast_dtype` is `None`): CPUs without bfloat16 matrix units gain nothing from it.
+  (`autocast_dtype` is `None`); below we measure bfloat16 autocast on this CPU anyway.
 - **`channels_last`**: tensors stored as N×H×W×C instead of N×C×H×W, the layout tensor-core convolutions
-  want; on for CUDA by default.
+  want; `fit` uses it by default on CUDA and on CPU (`uses_channels_last`).
 - **`torch.compile`**: the model traced and compiled into fused kernels; it costs compilation time
   before the first step.
 
@@ -337,38 +335,47 @@ def train_throughput(arch="resnet50", amp=None, channels_last=False, compile=Fal
     return BENCH_BATCH * STEPS / (time.perf_counter() - start), first
 
 
-AMP = autocast_dtype(DEVICE)  # bfloat16 or float16 on CUDA, None elsewhere
-settings = {"float32": {}, "float32, channels_last": {"channels_last": True}}
-if AMP is not None:
-    amp_name = str(AMP).removeprefix("torch.")
-    settings[f"{amp_name}"] = {"amp": AMP}
-    settings[f"{amp_name}, channels_last"] = {"amp": AMP, "channels_last": True}
-    if COMPILE:
-        settings[f"{amp_name}, channels_last, compile"] = {"amp": AMP, "channels_last": True, "compile": True}
+# Mixed precision: what amp="auto" uses on CUDA (bfloat16, or float16 with a gradient scaler); on a CPU the
+# library leaves it off, and we measure bfloat16 autocast here to see why.
+AMP = autocast_dtype(DEVICE) or torch.bfloat16
+amp_name = str(AMP).removeprefix("torch.")
+settings = {"float32": {}, "float32, channels_last": {"channels_last": True},
+            f"{amp_name} autocast": {"amp": AMP},
+            f"{amp_name} autocast, channels_last": {"amp": AMP, "channels_last": True}}
+if COMPILE and DEVICE.type == "cuda":
+    settings[f"{amp_name} autocast, channels_last, compile"] = {"amp": AMP, "channels_last": True, "compile": True}
 elif COMPILE:
-    settings["float32, compile"] = {"compile": True}
+    settings["float32, channels_last, compile"] = {"channels_last": True, "compile": True}
 HARDWARE = describe(SIZE).split(" on ", 1)[1].split(";")[0]
 print(f"ResNet-50, training steps of batch {BENCH_BATCH} at {BENCH_PX}x{BENCH_PX}, {WARMUP} warm-up + "
       f"{STEPS} timed, on {HARDWARE}")
-if AMP is None:
-    print("mixed precision: off (not supported with a speed-up on this device)")
-throughput = {}
+throughput, warmup_s = {}, {}
 for name, kw in settings.items():
-    throughput[name], first = train_throughput(**kw)
-    print(f"  {name:<34} {throughput[name]:8.1f} images/s   (warm-up {first:.1f} s)")
+    throughput[name], warmup_s[name] = train_throughput(**kw)
+base = throughput["float32"]
+print(f"  {'setting':<40}{'images/s':>10}{'vs float32':>12}{'warm-up (s)':>13}")
+for name in settings:
+    print(f"  {name:<40}{throughput[name]:>10.1f}{throughput[name] / base:>11.2f}x{warmup_s[name]:>13.1f}")
+if not COMPILE:
+    print("  (torch.compile: not measured at this run size)")
 assert all(v > 0 for v in throughput.values())
 """),
     md(r"""
-On a CPU both layouts give about the same speed (and the differences printed here are within the noise of
-a loaded machine); `torch.compile` is not measured at this size, since compiling ResNet-50's training step
-takes minutes on a CPU. On a recent NVIDIA GPU, mixed precision is the switch that matters most (tensor
-cores), `channels_last` is what lets the tensor cores be used fully, and `torch.compile` fuses the
-BatchNorm and ReLU that follow each convolution: run this chapter on a GPU (Colab, or `RESNET_RUN_SIZE=gpu`)
-to measure all of them.
+The ratios are this machine's, measured over a few steps: on a shared or busy machine they are noisy, and
+on another device they differ. The warm-up column is the time to the end of the untimed first steps;
+for `torch.compile` it is mostly compilation. Where each switch helps:
+
+- on NVIDIA GPUs with tensor cores, mixed precision is the switch that matters most, and `channels_last`
+  lets the tensor-core convolutions read their input without transposing it; `torch.compile` fuses the
+  BatchNorm, ReLU and additions around each convolution into fewer kernels;
+- on a CPU, bfloat16 only pays where the processor has bfloat16 matrix instructions (recent server
+  CPUs): elsewhere the conversions cost more than they save, which is why `amp="auto"` leaves it off.
+
+Run this chapter on a GPU (Colab, or `RESNET_RUN_SIZE=gpu`) to measure the GPU side.
 
 ## What a full ImageNet run costs
 
-With a measured throughput $T$ (images per second), the paper's 90 epochs of 1,281,167 images take
+With a measured throughput $T$ (images per second), the recipe's 90 epochs of 1,281,167 images take
 $90 \times 1{,}281{,}167 / T$ seconds of that device. The fastest setting measured above gives:
 """),
     code("""
@@ -380,6 +387,8 @@ hours = EPOCHS_PAPER * TRAIN_IMAGES / best / 3600
 unit = "GPU" if DEVICE.type == "cuda" else "CPU"
 print(f"measured on {HARDWARE}: {best:.1f} images/s ({best_name}, batch {BENCH_BATCH}, {BENCH_PX} px)")
 print(f"ResNet-50, {EPOCHS_PAPER} epochs: {hours:,.0f} {unit}-hours = {hours / 24:,.1f} days on this device")
+paper_hours = iters * batch / best / 3600
+print(f"the paper's up to {iters:,} iterations of {batch}: {paper_hours:,.0f} {unit}-hours")
 print(f"torchvision's V2 recipe, {EPOCHS_V2} epochs at 176 px: about "
       f"{hours * EPOCHS_V2 / EPOCHS_PAPER * (176 / 224) ** 2:,.0f} {unit}-hours (scaled by epochs and pixels)")
 if DEVICE.type != "cuda":
@@ -424,8 +433,7 @@ if SIZE != "smoke":
 """),
     code("""
 # NBVAL_IGNORE_OUTPUT
-fig = plots.plot_history(h, metrics=("loss", "top1"), labels=[f"{RUN.arch}, {RUN.size} px"])
-plt.show()
+display(plots.plot_history(h, metrics=("loss", "top1"), labels=[f"{RUN.arch}, {RUN.size} px"]))
 """),
     md(r"""
 Dashed lines are the training set (measured on the augmented crops while the weights move), solid lines
@@ -442,7 +450,7 @@ pipeline gives the ten crops):
 """),
     code("""
 # NBVAL_IGNORE_OUTPUT
-VAL = pick(SIZE, smoke=40, cpu=1000, gpu=None)  # validation images, spread over the classes
+VAL = pick(SIZE, smoke=40, cpu=None, gpu=None)  # validation images, spread over the classes
 model = imagenette.model
 source = f"our {RUN.arch} trained at {RUN.size} px on Imagenette (above)"
 if SIZE == "gpu":  # with torchvision's ImageNet weights, where they can be had
@@ -465,7 +473,8 @@ if SIZE == "gpu":  # with torchvision's ImageNet weights, where they can be had
         model, source = TenOf1000(tv), "torchvision's ResNet-50 IMAGENET1K_V1, its 10 Imagenette outputs"
 px = RUN.size if "torchvision" not in source else 224
 resize = resize_for(px)
-val = imagenette_data(RUN.__class__(size=px, val_images=VAL, train_images=1), download=DOWNLOAD)[1]
+val = in_memory(data.imagenette("val", download=DOWNLOAD), resize, "Imagenette (imagenette2-160/), val split",
+                count=VAL)
 center_ds = data.TensorImageDataset(val, tensor_transforms(False, px))
 ten_ds = data.TensorImageDataset(val, data.ten_crop_transforms(px, resize))
 center_loader = data.make_loader(center_ds, 100, train=False, workers=0)
@@ -486,8 +495,7 @@ if SIZE != "smoke":
 """),
     code("""
 # NBVAL_IGNORE_OUTPUT
-fig = plots.plot_confusion(ten["confusion"], names)
-plt.show()
+display(plots.plot_confusion(ten["confusion"], names))
 """),
     md(r"""
 Ten crops cost ten forward passes per image. How much they buy depends on the model and the resolution:
