@@ -4,8 +4,8 @@
     transforms one image at a time (`data.cifar_dataset`) in a `DataLoader` with no worker processes (the
     tutorial sets none); a plain loop that reads the batch's accuracy with `.item()` after every step.
 (b) the library: `train.fit` over the `data.CifarLoader` (the data set as one tensor on the device, augmented
-    a batch at a time), with TrainConfig's defaults for the device: channels-last and mixed precision on CUDA,
-    neither on CPU; torch.compile off. `--compile` adds a row per model with compile on, (a) shared.
+    a batch at a time), with TrainConfig's defaults for the device: channels-last (CUDA and CPU), mixed
+    precision (CUDA only); torch.compile off. `--compile` adds a row per model with compile on, (a) shared.
 (c) the ceiling: forward, backward and optimizer step alone, on batches made beforehand, with the settings
     of (b). (b)/(c) is what the data, the schedule and the bookkeeping of `fit` cost.
 
@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from resnet_lib import data, models
-from resnet_lib.train import TrainConfig, autocast_dtype, fit, pick_device
+from resnet_lib.train import TrainConfig, autocast_dtype, fit, pick_device, uses_channels_last
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +79,7 @@ def forever(loader):
 def library_defaults(device: torch.device) -> tuple[bool, torch.dtype | None, bool]:
     """(channels_last, autocast dtype, compile) as `fit` sets them on `device` from TrainConfig's defaults."""
     config = TrainConfig(iterations=1)
-    channels_last = config.channels_last if config.channels_last is not None else device.type == "cuda"
+    channels_last = uses_channels_last(config, device)
     amp = {"auto": autocast_dtype(device), "off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.amp]
     return channels_last, amp, config.compile
 

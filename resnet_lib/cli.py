@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile the model "
                    "(default: TrainConfig's)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="channels-last memory format "
-                   "(default: on for CUDA)")
+                   "(default: on for CUDA and CPU)")
     p.add_argument("--workers", type=_count, metavar="N", help="DataLoader processes for image folders")
     p.add_argument("--download", action="store_true", help="download missing data sets and pretrained weights")
     p.add_argument("--seed", type=int, metavar="N", help="seed of the weights, the data order and augmentation")
@@ -160,7 +160,7 @@ def _run(args, recipe: recipes.Recipe, out: Path, dist: train.DistInfo, say) -> 
     say(f"source    {source}; in {data.data_root(args.data)}")
     say(f"images    {', '.join(splits)}" + (f" (--subset {args.subset})" if args.subset else ""))
     amp = train._amp_dtype(config.amp, device)
-    channels_last = config.channels_last if config.channels_last is not None else device.type == "cuda"
+    channels_last = train.uses_channels_last(config, device)
     say(f"device    {device}, {dist.world_size} process{'es' if dist.world_size > 1 else ''}; amp {str(amp).removeprefix('torch.') if amp else 'off'}"
         f", channels_last {'on' if channels_last else 'off'}, compile {'on' if config.compile else 'off'}")
     say(f"out       {out}" + (f" (resuming {args.resume})" if args.resume else ""))

@@ -27,7 +27,7 @@ import torch.distributed as dist
 from torch import nn
 
 from . import data, models
-from .train import TrainConfig, pick_device
+from .train import TrainConfig, pick_device, uses_channels_last
 from .transfer import load_pretrained
 
 __all__ = ["Recipe", "Prepared", "DATASETS", "AUGMENTATIONS", "recipe_names", "get_recipe", "prepare",
@@ -234,7 +234,7 @@ def _loader(recipe: Recipe, split: str, train: bool, config: TrainConfig, data_r
     if train and config.batch_size % world:
         raise ValueError(f"batch size {config.batch_size} does not split evenly over {world} processes")
     if recipe.dataset == "cifar10":
-        channels_last = config.channels_last if config.channels_last is not None else device.type == "cuda"
+        channels_last = uses_channels_last(config, device)
         return _cifar_loader(recipe, split, train, config.batch_size // world if train else EVAL_BATCH,
                              data_root, subset, device, download, config.seed, channels_last)
     ds = _evenly(_image_dataset(recipe, split, train, data_root, download), subset)

@@ -374,3 +374,12 @@ def test_plots_return_figures():
     assert len(plots.plot_confusion(torch.eye(3, dtype=torch.int64), ["a", "b", "c"]).axes) == 2  # + colorbar
     grid = plots.image_grid(torch.zeros(6, 3, 8, 8, dtype=torch.uint8), titles=list("abcdef"), ncols=4)
     assert len(grid.axes) == 8 and grid.axes[5].get_title() == "f"
+
+
+def test_channels_last_by_default_on_cuda_and_cpu_only():
+    from resnet_lib.train import uses_channels_last
+    default, off = TrainConfig(epochs=1), TrainConfig(epochs=1, channels_last=False)
+    assert uses_channels_last(default, torch.device("cpu"))
+    assert uses_channels_last(default, torch.device("cuda"))
+    assert not uses_channels_last(default, torch.device("mps"))
+    assert not uses_channels_last(off, torch.device("cuda"))

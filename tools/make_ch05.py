@@ -29,15 +29,12 @@ import json
 import pprint
 import time
 import urllib.request
-import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-# tqdm's notice where Jupyter has no widgets (this page shows no progress bars)
-warnings.filterwarnings("ignore", message="IProgress not found")
 from resnet_lib import data, paper, plots, recipes, train
 from resnet_lib.runsize import describe, in_colab, pick, run_size
 
