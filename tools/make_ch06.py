@@ -255,12 +255,17 @@ for way in WAYS:
     seconds = sum(e["seconds"] for e in h)
     print(f"{way:<20}{100 * r['top1']:>7.1f}%{100 * r['per_class'].nanmean():>10.1f}%"
           f"{100 * h[-1]['train_top1']:>12.1f}%{seconds:>9.0f}")
-print(f"chance: {100 / len(BREEDS):.1f}% per breed")
+commonest = max(Counter(pets_test.labels.tolist()).values()) / len(pets_test)
+print(f"chance: {100 / len(BREEDS):.1f}% per breed; always answering the commonest breed: {100 * commonest:.1f}% top-1")
+p = results["fine-tuning"]["top1"]
+print(f"one test image is {100 / len(pets_test):.2f}% of top-1; the standard error of a top-1 near {100 * p:.0f}% "
+      f"on {len(pets_test)} images is {100 * math.sqrt(p * (1 - p) / len(pets_test)):.1f} points")
 assert all(0 <= r["top1"] <= 1 and math.isfinite(r["loss"]) for r in results.values())
+assert all(math.isfinite(e["train_loss"]) for h in histories.values() for e in h)
 if SIZE != "smoke":
-    # what the chapter says: the pretrained start beats the random one, with the same budget
-    assert results["fine-tuning"]["top1"] > results["from scratch"]["top1"]
-    assert results["fine-tuning"]["per_class"].nanmean() > results["from scratch"]["per_class"].nanmean()
+    # every way learns more than the class frequencies, and a pretrained start is not worse than a random one
+    assert all(r["top1"] > commonest + 0.03 for r in results.values())
+    assert max(results[w]["top1"] for w in ("feature extraction", "fine-tuning")) >= results["from scratch"]["top1"]
 """),
     code("""
 # NBVAL_IGNORE_OUTPUT
@@ -268,8 +273,11 @@ display(plots.plot_history([histories[w] for w in WAYS], metrics=("loss", "top1"
 """),
     md(r"""
 The curves are the training loss and accuracy of each epoch (dashed; on the augmented crops, while the
-weights move) and the test accuracy after the last (the single points). The pretrained network starts from
-features that already separate images; the network trained from scratch spends its budget finding any.
+weights move) and the test accuracy after the last (the single points). At this run size the three end
+within a few points of each other, about as far apart as the standard error printed above: the weights
+our Imagenette run gives at 32 pixels are a weak start, and five epochs on 470 images are a short budget
+for any of them. The ordering of the three, and the size of the gaps, is what changes with better
+pretrained weights and larger images.
 """),
     md(r"""
 ## Breed by breed
@@ -337,10 +345,11 @@ if examples:
     md(r"""
 Each picture is a test image of the most frequent mistakes, shown at 128 pixels with its true breed and,
 after the arrow, the breed the network chose; the network itself saw it at the run size's resolution.
-Mistakes between breeds of the same species (two kinds of short-haired cat, two kinds of terrier) are the
-ones a fine-grained data set is about. The three big breeds draw many of the predictions: with 100
-training images each against five for the others, the network has learnt to bet on them, which is also
-why top-1 is higher than the mean per-breed accuracy.
+The three big breeds draw the predictions: with 100 training images each against five for the others,
+a network this small and this briefly trained learns to bet on them, so its most frequent mistakes are
+among those three (cats and dogs alike, as the count above says), and its top-1 is far above its mean
+per-breed accuracy. With better features the mistakes move to what a fine-grained data set is about:
+breeds of the same species that look alike.
 
 ## Cats versus dogs: a tutorial, fixed
 
@@ -422,7 +431,7 @@ The number the tutorial would print, accuracy on its own training images, flatte
 batches of 8 give anything over a wide range; and evaluating in training mode changes the answer again,
 by an amount that depends on how each batch happens to be composed. Only the first line is a test
 accuracy. Training on the 37 breeds and reading the answer as a species is another way to tell cats from
-dogs, and not a worse one: the breed labels carry more information per image.
+dogs: compare the last line with the first. The breed labels carry more information per image.
 
 ## What we learnt
 """),
@@ -437,11 +446,13 @@ print(f"  pretrained weights: {FROM[ARCH]}")
 print(f"this notebook ran for {time.perf_counter() - T0:.0f} s")
 """),
     md(r"""
-- Pretrained weights are worth more than the same budget spent from scratch, even when they come from a
-  few epochs on ten unrelated classes; with torchvision's ImageNet weights, whose classes include many
-  cat and dog breeds, the gap is far larger (run this chapter in Colab to see it).
-- Feature extraction is the cheapest (no backward pass through the backbone) and needs the pretrained
-  features to fit the new task; fine-tuning adapts them, with a smaller learning rate for the backbone.
+- What pretraining is worth depends on the pretrained features. Weights from a few epochs on ten
+  ImageNet classes at 32 pixels, with no cats and one dog breed among them, put the three ways within a few
+  points of each other here. torchvision's ImageNet weights were trained at 224 pixels on 1000 classes
+  that include many cat and dog breeds: run this chapter in Colab to measure the gap they give.
+- Feature extraction is the cheapest (no backward pass through the backbone: compare the seconds in the
+  table) and needs the pretrained features to fit the new task; fine-tuning adapts them, with a smaller
+  learning rate for the backbone.
 - Evaluate on held-out images, in `eval()` mode, over the whole test set, and report a per-class
   measure when the classes are unbalanced.
 
