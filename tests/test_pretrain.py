@@ -113,7 +113,8 @@ def test_imagenette_run_trains_once_then_reads_the_cache(data_dir, tmp_path, mon
         assert torch.equal(a, b), name
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
-        assert torch.allclose(first.model(x), second.model(x))
+        # equal weights; the trained model is still channels_last, the loaded one not: float rounding differs
+        assert torch.allclose(first.model(x), second.model(x), rtol=1e-4, atol=1e-4)
 
     # Other settings are another run: not in the cache, so it would be trained.
     with pytest.raises(AssertionError, match="trained again"):
