@@ -27,8 +27,9 @@ The outputs stored with this page come from a run at the `cpu` size on the hardw
 subsets of the book's data folder: our 940-image split of Oxford-IIIT Pet (470 images to train on, 470 to
 test on; not the official split, which has 3,680 and 3,669), and Imagenette's 400 training and 200 validation
 images per class. At that size the images are small and the training short: what matters here is how the
-numbers compare, not how high they are. In Colab (or with `RESNET_RUN_SIZE=gpu`) the chapter downloads the
-full data sets and torchvision's ImageNet weights and fine-tunes a ResNet-50 at 224 pixels.
+numbers compare, not how high they are. In Colab the chapter downloads the full data sets and
+torchvision's ImageNet weights; at the `gpu` run size (`RESNET_RUN_SIZE=gpu`, the default on a GPU) it
+fine-tunes a ResNet-50 at 224 pixels.
 """),
     code("""
 # NBVAL_IGNORE_OUTPUT
@@ -159,7 +160,7 @@ for arch, where in FROM.items():
 These weights are a stand-in, and a weak one. torchvision's were trained for 90 epochs on 1.28 million
 images of 1000 classes at 224 pixels; ours for a few epochs on 4,000 images of ten classes, at the
 resolution of this run size. Imagenette has one dog breed (the English springer) and no cats. Whatever
-they give the pets below is a lower bound of what ImageNet weights give.
+they give the pets below says little about what ImageNet weights give.
 
 ## Three ways to use pretrained weights
 
@@ -185,8 +186,9 @@ We keep its optimiser (SGD with momentum 0.9, cosine schedule, weight decay 1e-4
 everywhere for the network trained from scratch and for the frozen backbone's head (a new layer on its own
 needs a larger one); the number of epochs, the batch and the resolution are those of the run size printed
 above. The images are decoded once into memory at the size the crops are cut from (256 for 224, the same
-ratio at other sizes), then augmented as the recipe says: random crops of 35% to 100% of the image and
-horizontal flips for training, the centre crop for testing.
+ratio at other sizes), then augmented: random crops of 35% to 100% of the image (the recipe's torchvision
+crops start at 8%; at small sizes we keep more of each image) and horizontal flips for training, the centre
+crop for testing.
 """),
     code("""
 # NBVAL_IGNORE_OUTPUT
