@@ -43,8 +43,19 @@ def describe(size: str) -> str:
     elif hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
         hw = "Apple GPU (mps)"
     else:
-        hw = f"CPU, {torch.get_num_threads()} threads"
+        threads = torch.get_num_threads()
+        hw = f"CPU ({cpu_name()}), {threads} thread{'s' if threads > 1 else ''}"
     return f"run size: {size} (set {ENV_VAR}=smoke|cpu|gpu to change) on {hw}; torch {torch.__version__}"
+
+
+def cpu_name() -> str:
+    """The processor's model name where the system tells it (Linux), else what `platform` knows."""
+    import platform
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
 
 
 def in_colab() -> bool:

@@ -214,9 +214,10 @@ Reading the panels and the two tables:
 - **With batch normalisation**, whatever the nonlinearity and the initialisation, nothing vanishes: each
   layer's input is renormalised, so the factors no longer depend on the scale of the weights. In the ReLU
   stacks the gradient even *grows* toward the input at initialisation (a ratio far above 1 in the first
-  table); a few steps of training bring it much closer to even (the second table), because a layer that
-  receives a large gradient grows its weights, and behind a batch normalisation larger weights mean a
-  proportionally smaller gradient.
+  table). A few steps of training turn that around (the second table): a layer that receives a large
+  gradient grows its weights, and behind a batch normalisation larger weights mean a proportionally
+  smaller gradient, so the first layers' gradients shrink. They stay within a couple of orders of
+  magnitude of the last layer's, nothing like the fifteen orders of the sigmoid stack without it.
 
 So by 2015 the vanishing gradient had remedies: the ReLU, an initialisation that preserves the variance,
 and batch normalisation. The networks of the paper use all three. They still did not get better with

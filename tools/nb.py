@@ -4,7 +4,9 @@
     write("notebooks/00_models_at_a_glance.ipynb", [md("# Title"), code("print(1)")])
 
 Every chapter's first code cell is the same: the Colab install, right after the title.
-Outputs come from executing the notebook afterwards (`make execute NB=...`), never from this file.
+Outputs come from executing the notebook afterwards (`make execute NB=...`), never from this file. When only the
+prose changed (every code cell the same as in the notebook on disk), `write` keeps the stored outputs, which
+are then still those of the code beside them; when any code changed, it drops them all.
 """
 
 from __future__ import annotations
@@ -48,4 +50,13 @@ def write(path: str, cells: list) -> None:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["accelerator"] = "GPU"  # Colab: ask for a GPU runtime
+    if Path(path).is_file():
+        old = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        new = [c for c in nb.cells if c.cell_type == "code"]
+        if [c.source for c in old] == [c.source for c in new]:
+            for before, now in zip(old, new):
+                now.outputs, now.execution_count = before.outputs, before.execution_count
+            print(f"{path}: only the prose changed, the stored outputs are kept")
+        elif any(c.outputs for c in old):
+            print(f"{path}: the code changed, outputs dropped: run `make execute NB={path}`")
     nbformat.write(nb, path)
