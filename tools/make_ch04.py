@@ -387,8 +387,9 @@ costs {cite}`ma2018shufflenet` {cite}`canziani2016analysis`:
   output. At batch 1 a layer may be too small to keep all the cores busy, and every layer pays a fixed
   overhead (the framework's dispatch on a CPU, a kernel launch on a GPU) however little it computes.
   ResNet-152 runs 152 weighted layers plus their normalisations and activations in sequence, VGG-19 only
-  19; larger batches give each layer more work and hide some of this, which is what the batching column
-  shows.
+  19. Larger batches give each layer more work and can hide some of this; the batching column shows how
+  much they did here. Where there are many cores to fill (a GPU, a many-core CPU) the gain is large; on a
+  single CPU thread, which one image already keeps busy, there is little or nothing to gain.
 - **How the arithmetic is done.** Libraries run $3\times3$ convolutions with specialised algorithms and
   large, regular matrix products, which reach a higher fraction of the hardware's peak than small or
   thin layers do.
@@ -448,8 +449,9 @@ and they hold everywhere; for speed, measure on the hardware you will use.
 2. The activation count treats every layer's output as stored. ReLUs in this library work in place, so a
    ReLU's output shares memory with its input. Use `profile` to count the activations of ResNet-50
    without the ReLU outputs; how much of the total were they?
-3. Re-run the timing cell with `torch.set_num_threads(1)`. Which networks lose most from the lost thread,
-   and why might deep networks at batch 1 lose less?
+3. Re-run the timing cell with more threads (`torch.set_num_threads(n)`, up to your number of cores), or
+   compare with the thread count printed above. Which networks gain most, and why might deep networks at
+   batch 1 gain less?
 4. Time ResNet-50 in both variants, `build("resnet50", variant="v1")` and `build("resnet50")`. Does the
    measured difference match the 6.0% more multiply-adds counted in chapter 3, or NVIDIA's "~5%
    imgs/sec"?
