@@ -189,7 +189,9 @@ def _device_name(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple GPU (mps)"
-    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+    from .runsize import cpu_name
+    threads = torch.get_num_threads()
+    return f"CPU ({cpu_name()}, {platform.machine()}), {threads} thread{'s' if threads > 1 else ''}"
 
 
 # ---------------------------------------------------------------------------------------------- schedule
