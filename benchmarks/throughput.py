@@ -38,33 +38,12 @@ import torch
 from torch import nn
 
 from resnet_lib import data, models
-from resnet_lib.train import TrainConfig, autocast_dtype, fit, pick_device, uses_channels_last
+from resnet_lib.train import Stopwatch, TrainConfig, autocast_dtype, fit, pick_device, uses_channels_last
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 # ---------------------------------------------------------------------------------------------- timing
-
-class Timer:
-    """Seconds between start() and stop(): CUDA events on a GPU, time.perf_counter elsewhere."""
-
-    def __init__(self, device: torch.device):
-        self.cuda = device.type == "cuda"
-
-    def start(self):
-        if self.cuda:
-            self.begin, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            self.begin.record()
-        else:
-            self.t0 = time.perf_counter()
-
-    def stop(self) -> float:
-        if self.cuda:
-            self.end.record()
-            self.end.synchronize()
-            return self.begin.elapsed_time(self.end) / 1000
-        return time.perf_counter() - self.t0
-
 
 def forever(loader):
     """The batches of `loader`, epoch after epoch."""
@@ -112,8 +91,7 @@ class SeedStyle:
         self.batches = forever(data.make_loader(dataset, batch_size, train=True, workers=0))
 
     def run(self, steps: int) -> float:
-        timer = Timer(self.device)
-        timer.start()
+        timer = Stopwatch(self.device)  # CUDA events on a GPU, time.perf_counter elsewhere
         for _ in range(steps):
             images, target = next(self.batches)
             images, target = images.to(self.device), target.to(self.device)
@@ -156,8 +134,7 @@ class Ceiling:
         self.batches = [(x.to(device).contiguous(memory_format=fmt), y.to(device)) for x, y in batches]
 
     def run(self, steps: int) -> float:
-        timer = Timer(self.device)
-        timer.start()
+        timer = Stopwatch(self.device)  # CUDA events on a GPU, time.perf_counter elsewhere
         for i in range(steps):
             x, y = self.batches[i % len(self.batches)]
             with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):

@@ -48,7 +48,8 @@ from . import models
 __all__ = [
     "TrainConfig", "History", "Checkpoint", "TrainingError", "CheckpointError", "fit", "evaluate",
     "save_checkpoint", "load_checkpoint", "load_weights", "lr_factor", "make_scheduler", "param_groups",
-    "pick_device", "uses_channels_last", "autocast_dtype", "setup_distributed", "cleanup_distributed", "DistInfo",
+    "pick_device", "uses_channels_last", "autocast_dtype", "Stopwatch", "setup_distributed", "cleanup_distributed",
+    "DistInfo",
 ]
 
 SCHEDULES = ("step", "cosine", "constant")
@@ -632,7 +633,7 @@ def _set_epoch(loader, epoch: int) -> None:
             return
 
 
-class _Stopwatch:
+class Stopwatch:
     """Seconds between start and stop: CUDA events on a GPU (nothing in the loop waits to time it), the
     wall clock elsewhere."""
 
@@ -765,7 +766,7 @@ def fit(model: nn.Module, train_loader, val_loader=None, config: TrainConfig | N
             correct = torch.zeros((), dtype=torch.int64, device=device)
             seen, checked = 0, 0
             bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", disable=not show, leave=False)
-            clock = _Stopwatch(device)
+            clock = Stopwatch(device)
             for i, (x, y) in enumerate(train_loader):
                 if i == steps:
                     break
@@ -814,7 +815,7 @@ def fit(model: nn.Module, train_loader, val_loader=None, config: TrainConfig | N
                       "train_loss": loss_total / seen_total, "train_top1": correct_total / seen_total,
                       "seconds": seconds, "images_per_s": seen_total / seconds}
             if val_loader is not None and ((epoch + 1) % config.eval_every == 0 or epoch + 1 == epochs):
-                clock = _Stopwatch(device)
+                clock = Stopwatch(device)
                 metrics = evaluate(net, val_loader, device=device, amp=config.amp, channels_last=channels_last)
                 record.update({f"val_{k}": metrics[k] for k in ("loss", "top1", "top5") if k in metrics})
                 record["eval_seconds"] = clock.stop()

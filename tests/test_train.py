@@ -143,7 +143,7 @@ def test_history_json_records_the_run(cifar, tmp_path):
     assert saved == json.loads(history.to_json())
     meta, records = saved["meta"], saved["records"]
     assert meta["config"] == dataclasses.replace(config, batch_size=32).to_dict()
-    assert meta["torch"] == str(torch.__version__) and meta["device"].startswith("cpu")
+    assert meta["torch"] == str(torch.__version__) and meta["device"].startswith("CPU (")
     assert meta["data"] == cifar.source and meta["val_data"] == cifar.source
     assert meta["status"] == "finished" and meta["wall_seconds"] > 0 and meta["started"].endswith("+00:00")
     assert (meta["world_size"], meta["amp"], meta["iterations_per_epoch"], meta["total_iterations"]) == (1, "off", 2, 4)
