@@ -390,7 +390,7 @@ The lists printed above tell the story of the recorded network: the vehicles (au
 are its easiest classes and the animals its hardest, cat the hardest of all, and its most frequent
 mistakes are cats and dogs taken for each other, then birds taken for deer. At $32\times32$ pixels a cat
 and a dog differ in details a network has few pixels for, while the shape and colour of a ship or a truck
-stand out. The row sums of the matrix are the 1,000 test images of each class.
+stand out. Each row of the matrix is one class's 1,000 test images, so each row sums to one.
 
 This page's own network is at hand, so we can look at its mistakes image by image: its per-class
 accuracy, and the first test images it gets wrong, each titled with the true class and, after the
