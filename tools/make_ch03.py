@@ -6,13 +6,6 @@
 from tools.nb import code, md, write
 
 
-def table_cell(source: str):
-    """A code cell whose Markdown output (a table) the book renders as
-    GitHub-flavoured Markdown (CommonMark, the default, has no tables)."""
-    cell = code(source)
-    cell.metadata["mystnb"] = {"markdown_format": "gfm"}
-    return cell
-
 
 cells = [
     md(r"""
@@ -126,7 +119,7 @@ $56 \cdot 56$ positions. The next cell applies the two formulas to every convolu
 Figure 5, and checks each result against the library's counter (`profile`, which counts what PyTorch
 actually executes):
 """),
-    table_cell("""
+    code("""
 H = W = 56  # the conv2_x stage of every ImageNet ResNet
 blocks = {"basic, 64-d": (BasicBlock(64, 64), 64),
           "bottleneck, 256-d": (Bottleneck(256, 64), 256)}
@@ -233,7 +226,7 @@ ends with a row of "FLOPs". The library builds the networks from the same list o
 can print the table from the models themselves. We use `variant="v1"`, the paper's own networks (the next
 section is about the other variant), built on the meta device.
 """),
-    table_cell("""
+    code("""
 DEPTHS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
 nets = {n: on_meta(build, n, variant="v1") for n in DEPTHS}
 stages = {n: stage_table(net) for n, net in nets.items()}
@@ -281,7 +274,7 @@ Every stage halves the feature map and doubles the number of filters, the paper'
 time complexity per layer about constant, and the layer counts come out at 18, 34, 50, 101 and 152. Now
 the multiply-adds of each stage, with the paper's last row quoted beside ours:
 """),
-    table_cell("""
+    code("""
 totals = {n: stages[n][-1].macs for n in DEPTHS}
 
 
@@ -324,7 +317,7 @@ puts that stride in the block's first $1\times1$ convolution. Torchvision puts i
 convolution instead; this variant is known as ResNet v1.5. The weights have the same shapes, so the two
 variants have the same parameters, but not the same cost:
 """),
-    table_cell("""
+    code("""
 VARIANTS, NBSP = ("v1", "v1.5"), "\\u00a0"
 resnet50 = {v: on_meta(build, "resnet50", variant=v) for v in VARIANTS}
 costs = {v: profile(net) for v, net in resnet50.items()}
@@ -379,7 +372,7 @@ Torchvision's pretrained weights come with metadata: the number of parameters an
 architecture (`_ops`, in billions). The metadata lives in the weights' enum, so it can be read without
 downloading any weights. Our default variant, v1.5, should match it exactly:
 """),
-    table_cell("""
+    code("""
 from torchvision.models import get_model_weights
 
 rows = []

@@ -6,13 +6,6 @@
 from tools.nb import code, md, write
 
 
-def table_cell(source: str):
-    """A code cell whose Markdown output (a table) the book renders as
-    GitHub-flavoured Markdown (CommonMark, the default, has no tables)."""
-    cell = code(source)
-    cell.metadata["mystnb"] = {"markdown_format": "gfm"}
-    return cell
-
 
 cells = [
     md(r"""
@@ -99,7 +92,7 @@ keeps for the backward pass, at 4 bytes each in 32-bit floating point. The ResNe
 variant (v1.5, chapter 3), the one whose published accuracies we use below. The networks are built on the
 meta device, so the whole table takes a few seconds.
 """),
-    table_cell("""
+    code("""
 def weighted_layers(net):
     # convolutions and fc layers on the main path (not the projections)
     return sum(isinstance(m, (nn.Conv2d, nn.Linear))
@@ -191,7 +184,7 @@ billion, and that this is much faster than VGG-19's 19.6 billion. The paper's ow
 careful: "Our 34-layer baseline has 3.6 billion FLOPs (multiply-adds), which is only 18% of VGG-19 (19.6
 billion FLOPs)." Its "FLOPs" are multiply-adds, a count of work per image, not a speed:
 """),
-    table_cell("""
+    code("""
 quoted = {"vgg19": paper.VGG19_GMACS, "plain34": paper.PLAIN34_GMACS,
           "resnet34": paper.TABLE1_GMACS["resnet34"],
           "resnet18": paper.TABLE1_GMACS["resnet18"]}
@@ -233,7 +226,7 @@ reference, the last column quotes the paper's top-1 error (Table 3) where it has
 differently: 10 crops per image, where torchvision scores a single centre crop, and for ResNet-50 to 152
 the paper's v1 networks.
 """),
-    table_cell("""
+    code("""
 TABLE3_ROW = {"resnet34": "resnet34 (B)", "resnet50": "resnet50",
               "resnet101": "resnet101", "resnet152": "resnet152"}
 published = []  # (name, weights, top-1 %, GMACs)
@@ -352,7 +345,7 @@ for name in MEASURED:
               f"{statistics.median(times) * 1e3:>12.1f}")
     del model
 """),
-    table_cell("""
+    code("""
 # NBVAL_IGNORE_OUTPUT
 B = BATCHES[-1]
 latency = {n: seconds[n, 1] for n in MEASURED}

@@ -6,13 +6,6 @@
 from tools.nb import code, md, write
 
 
-def table_cell(source: str):
-    """A code cell whose Markdown output (a table) the book renders as GitHub-flavoured Markdown."""
-    cell = code(source)
-    cell.metadata["mystnb"] = {"markdown_format": "gfm"}
-    return cell
-
-
 cells = [
     md(r"""
 # ImageNet at scale
@@ -125,7 +118,7 @@ with the recipe above; `IMAGENET1K_V2` with the same architecture and a recipe o
 {cite}`vryniotis2021recipe`. Their accuracies, preprocessing and recipe are in the weights' metadata,
 which comes with torchvision: nothing is downloaded to read them.
 """),
-    table_cell("""
+    code("""
 rows, top1 = [], {}
 for w in (ResNet50_Weights.IMAGENET1K_V1, ResNet50_Weights.IMAGENET1K_V2):
     acc = w.meta["_metrics"]["ImageNet-1K"]
