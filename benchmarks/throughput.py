@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from resnet_lib import data, models
+from resnet_lib.runsize import cpu_name
 from resnet_lib.train import Stopwatch, TrainConfig, autocast_dtype, fit, pick_device, uses_channels_last
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,13 +199,7 @@ def resnet50_rows(args, device) -> list[dict]:
 def hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda}"
-    name = platform.processor() or platform.machine()
-    try:
-        name = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{name}, {os.cpu_count()} logical CPUs, {torch.get_num_threads()} torch threads"
+    return f"{cpu_name()}, {os.cpu_count()} logical CPUs, {torch.get_num_threads()} torch threads"
 
 
 def git_commit() -> str | None:

@@ -36,16 +36,19 @@ def pick(size: str, **choices):
     return choices[size]
 
 
+def hardware() -> str:
+    """What this process computes on, in words: the GPUs, or the CPU and the threads torch uses."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
+    if hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
+        return "Apple GPU (mps)"
+    threads = torch.get_num_threads()
+    return f"CPU ({cpu_name()}), {threads} thread{'s' if threads > 1 else ''}"
+
+
 def describe(size: str) -> str:
     """One line for a chapter to print: the run size and the hardware it runs on."""
-    if torch.cuda.is_available():
-        hw = f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
-    elif hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
-        hw = "Apple GPU (mps)"
-    else:
-        threads = torch.get_num_threads()
-        hw = f"CPU ({cpu_name()}), {threads} thread{'s' if threads > 1 else ''}"
-    return f"run size: {size} (set {ENV_VAR}=smoke|cpu|gpu to change) on {hw}; torch {torch.__version__}"
+    return f"run size: {size} (set {ENV_VAR}=smoke|cpu|gpu to change) on {hardware()}; torch {torch.__version__}"
 
 
 def cpu_name() -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -25,25 +24,9 @@ from pathlib import Path
 import torch
 
 from resnet_lib import recipes, train
+from resnet_lib.runsize import hardware
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def hardware() -> str:
-    if torch.cuda.is_available():
-        return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
-    n = torch.get_num_threads()
-    return f"CPU ({_cpu_name()}), {n} thread{'s' if n > 1 else ''}"
 
 
 def git_commit() -> str | None:
