@@ -1,4 +1,4 @@
-"""What a network costs: parameters, multiply-accumulates (MACs) and activation memory.
+"""What a network costs: parameters, multiply-accumulates (MACs) and activation memory; and, measured, its time.
 
 The paper's "FLOPs" are multiply-adds: ResNet-34's "3.6 billion FLOPs" are 3.6 billion multiply-accumulates.
 We count them with PyTorch's own `torch.utils.flop_counter.FlopCounterMode`, which counts 2 FLOPs per
@@ -8,13 +8,14 @@ BatchNorm, ReLU, pooling and the shortcut additions (they are a fraction of a pe
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["count_params", "count_macs", "Cost", "cost", "profile", "stage_table", "format_table"]
+__all__ = ["count_params", "count_macs", "Cost", "cost", "profile", "stage_table", "format_table", "forward_seconds"]
 
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
@@ -143,3 +144,24 @@ def format_table(rows: list[Cost] | dict[str, Cost], macs_unit: float = 1e9, par
         shape = "x".join(str(s) for s in r.output_shape[1:])
         lines.append(f"{r.name:<{width}}  {shape:>16}  {r.params / params_unit:>11.3f}  {r.macs / macs_unit:>9.3f}")
     return "\n".join(lines)
+
+
+@torch.inference_mode()
+def forward_seconds(model: nn.Module, x: torch.Tensor, warmup: int = 2, repeats: int = 10) -> list[float]:
+    """The wall-clock seconds of `repeats` forward passes of `model` on `x`, after `warmup` untimed ones (the
+    first calls allocate memory and pick algorithms). On CUDA the clock waits for the device. Callers usually
+    keep the minimum: other work on the machine can only slow a pass down."""
+    def sync():
+        if x.device.type == "cuda":
+            torch.cuda.synchronize(x.device)
+
+    for _ in range(warmup):
+        model(x)
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model(x)
+        sync()
+        times.append(time.perf_counter() - start)
+    return times

@@ -185,3 +185,16 @@ def test_stage_table_follows_table1():
     assert [r.output_shape[2:] for r in rows[:5]] == [(112, 112), (56, 56), (28, 28), (14, 14), (7, 7)]
     assert sum(r.macs for r in rows[:-1]) == rows[-1].macs == MACS_V1["resnet50"]
     assert sum(r.params for r in rows[:-1]) == rows[-1].params == IMAGENET_PARAMS["resnet50"]
+
+
+def test_forward_seconds_times_only_the_repeats_after_the_warmup():
+    calls = []
+
+    class Counting(torch.nn.Module):
+        def forward(self, x):
+            calls.append(torch.is_inference_mode_enabled())
+            return x * 2
+
+    times = complexity.forward_seconds(Counting(), torch.ones(3), warmup=3, repeats=4)
+    assert len(times) == 4 and all(t > 0 for t in times)
+    assert calls == [True] * 7  # 3 warm-up + 4 timed passes, all without autograd

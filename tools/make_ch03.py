@@ -405,8 +405,8 @@ Its output changes from run to run and from machine to machine.
     code("""
 # NBVAL_IGNORE_OUTPUT
 import statistics
-import time
 
+from resnet_lib.complexity import forward_seconds
 from resnet_lib.runsize import pick
 
 BATCH = pick(SIZE, smoke=1, cpu=8, gpu=64)
@@ -416,31 +416,11 @@ torch.set_num_threads(pick(SIZE, smoke=1, cpu=torch.get_num_threads(),
                            gpu=torch.get_num_threads()))
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-
-def sync():
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-@torch.inference_mode()
-def timings(module, x, repeats=REPEATS, warmup=2):
-    for _ in range(warmup):
-        module(x)
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        module(x)
-        sync()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 seconds = {}  # the best of the repeats: other work only ever slows a run
 print(f"batch {BATCH:<11} {'best (ms)':>11} {'median (ms)':>12}")
 for label, (block, c_in) in blocks.items():
     x = torch.randn(BATCH, c_in, H, W, device=device)
-    times = timings(block.to(device).eval(), x)
+    times = forward_seconds(block.to(device).eval(), x, repeats=REPEATS)
     seconds[label] = min(times)
     print(f"{label:<17} {min(times) * 1e3:>11.2f} "
           f"{statistics.median(times) * 1e3:>12.2f}")

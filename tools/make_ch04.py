@@ -37,7 +37,6 @@ print(describe(SIZE))
 """),
     code('''
 import statistics
-import time
 
 import matplotlib.pyplot as plt
 import torch
@@ -46,7 +45,7 @@ from torch import nn
 from torchvision.models import get_model_weights
 
 from resnet_lib import paper
-from resnet_lib.complexity import profile
+from resnet_lib.complexity import forward_seconds, profile
 from resnet_lib.models import build
 from resnet_lib.runsize import pick
 
@@ -285,7 +284,8 @@ Now the clock. For each network we time the forward pass of a batch of random im
 first calls allocate memory and choose algorithms), and repeat each measurement several times. We print
 the median and the best (fastest) of the repeats, and compute with the best: other work on the machine
 can only slow a run down, never speed it up, so the fastest run is the closest to what the network
-itself costs (the reasoning of Python's `timeit`). A large gap between the two says the machine was busy.
+itself costs (the reasoning of Python's `timeit`). The library's `complexity.forward_seconds` does the
+warm-up, the repeats and the waiting. A large gap between the two says the machine was busy.
 *Latency* is the time for
 one image alone (batch 1); *throughput* is images per second with a larger batch. On a GPU the clock waits
 for the device (`torch.cuda.synchronize()`) before reading the time. How many networks, which batches and
@@ -311,34 +311,14 @@ on_cpu = device.type == "cpu"
 print(f"on {device}" + (f" with {THREADS} thread(s)" if on_cpu else ""))
 
 
-def sync():
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-@torch.inference_mode()
-def seconds_per_batch(model, batch):
-    # the times of REPEATS forward passes of a batch, after WARMUP
-    x = torch.randn(batch, 3, 224, 224, device=device)
-    for _ in range(WARMUP):
-        model(x)
-    sync()
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        model(x)
-        sync()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 torch.manual_seed(0)
 seconds = {}  # (name, batch) -> best seconds per batch
 print(f"{'':<11} {'batch':>5} {'best (ms)':>11} {'median (ms)':>12}")
 for name in MEASURED:
     model = build(name).to(device).eval()
     for batch in BATCHES:
-        times = seconds_per_batch(model, batch)
+        x = torch.randn(batch, 3, 224, 224, device=device)
+        times = forward_seconds(model, x, WARMUP, REPEATS)
         seconds[name, batch] = min(times)
         label = LABEL[name] if batch == BATCHES[0] else ""
         print(f"{label:<11} {batch:>5} {min(times) * 1e3:>11.1f} "
