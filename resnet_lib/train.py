@@ -745,7 +745,11 @@ def fit(model: nn.Module, train_loader, val_loader=None, config: TrainConfig | N
         "channels_last": channels_last, "data": _data_source(train_loader), "val_data": _data_source(val_loader),
         "iterations_per_epoch": iters_per_epoch, "total_iterations": total_iters,
         "started": started.isoformat(timespec="seconds"), "wall_seconds": 0.0, "status": "running",
-        "resumed_from": {"file": Path(resume).name, "epoch": start_epoch} if ckpt is not None else None})
+        "resumed_from": {"file": Path(resume).name, "epoch": start_epoch} if ckpt is not None else None,
+        # every resume of this run, oldest first: a long run carried over interruptions lists them all
+        "resumes": [*((ckpt.get("meta") or {}).get("resumes") or []),
+                    {"epoch": start_epoch, "iteration": iteration, "at": started.isoformat(timespec="seconds")}]
+        if ckpt is not None else []})
     best = max((r["val_top1"] for r in records if r.get("val_top1") is not None), default=-1.0)
     show = main and _progress_on(config.progress)
     last_pt = out_dir / "last.pt" if out_dir is not None else None

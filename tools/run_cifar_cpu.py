@@ -66,7 +66,10 @@ def main(argv=None) -> None:
     recipe = recipes.get_recipe(args.recipe)
     print(recipes.describe(recipe, config, len(train_loader)), flush=True)
     print(f"source    {train_loader.source}", flush=True)
-    history = train.fit(model, train_loader, val_loader, config, out_dir=args.out)
+    resume = Path(args.out, "last.pt")
+    if resume.is_file():
+        print(f"resuming {resume}", flush=True)
+    history = train.fit(model, train_loader, val_loader, config, out_dir=args.out, resume=resume.is_file())
     for r in history.records:
         print(train._summary(r, len(history.records)), flush=True)
     test = None
@@ -97,6 +100,8 @@ def main(argv=None) -> None:
             },
             "config": config.to_dict(),
             "epochs": len(history.records),
+            "resumes": history.meta.get("resumes", []),
+            "train_seconds": round(sum(r["seconds"] + r.get("eval_seconds", 0.0) for r in history.records), 1),
             "iterations": last["iteration"],
             "final_val_error_pct": 100 * (1 - last["val_top1"]) if "val_top1" in last else None,
             "test": test,
