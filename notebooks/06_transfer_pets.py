@@ -1,46 +1,53 @@
-"""Generates notebooks/06_transfer_pets.ipynb (outputs come from executing it).
+# ---
+# jupyter:
+#   accelerator: GPU
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
 
-    python -m tools.make_ch06
-    make execute NB=notebooks/06_transfer_pets.ipynb SIZE=cpu
-"""
-from tools.nb import code, md, write
+# %% [markdown]
+# # Pets and cats versus dogs: transfer learning
+#
+# The paper trains every network from scratch on ImageNet's 1.28 million images {cite}`he2016deep`. Most
+# people who use a ResNet never do that: they take the weights someone trained on ImageNet and *fine-tune*
+# them on their own, much smaller, data set. This chapter does it on Oxford-IIIT Pet {cite}`parkhi2012cats`,
+# photographs of 37 breeds of cats and dogs, and on the two-class problem of a popular tutorial, cat versus
+# dog, whose mistakes we name and fix on the way.
+#
+# **You will see**
+# - where the pretrained weights come from, and what this page does when they cannot be downloaded:
+#   pretrain the same network itself on Imagenette (ten ImageNet classes) and use those weights instead;
+# - three ways to use pretrained weights, against training from scratch with the same budget: *feature
+#   extraction* (a frozen backbone, only a new head trained), full *fine-tuning*, and no pretraining at all;
+# - which breeds the fine-tuned network gets right and which it confuses, with pictures;
+# - a ResNet-18 on cat versus dog, trained and above all *evaluated* correctly.
+#
+# The outputs stored with this page come from a run at the `cpu` size on the hardware printed below, on the
+# subsets of the book's data folder: our 940-image split of Oxford-IIIT Pet (470 images to train on, 470 to
+# test on; not the official split, which has 3,680 and 3,669), and Imagenette's 400 training and 200 validation
+# images per class. At that size the images are small and the training short: what matters here is how the
+# numbers compare, not how high they are. In Colab the chapter downloads the full data sets and
+# torchvision's ImageNet weights; at the `gpu` run size (`RESNET_RUN_SIZE=gpu`, the default on a GPU) it
+# fine-tunes a ResNet-50 at 224 pixels.
 
-cells = [
-    md(r"""
-# Pets and cats versus dogs: transfer learning
+# %% tags=["hide-input"]
+# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or `pip install -e .` did).
+import sys
+if "google.colab" in sys.modules:
+    import subprocess
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "git+https://github.com/resnet-book/resnet-book"], check=True)
 
-The paper trains every network from scratch on ImageNet's 1.28 million images {cite}`he2016deep`. Most
-people who use a ResNet never do that: they take the weights someone trained on ImageNet and *fine-tune*
-them on their own, much smaller, data set. This chapter does it on Oxford-IIIT Pet {cite}`parkhi2012cats`,
-photographs of 37 breeds of cats and dogs, and on the two-class problem of a popular tutorial, cat versus
-dog, whose mistakes we name and fix on the way.
-
-**You will see**
-- where the pretrained weights come from, and what this page does when they cannot be downloaded:
-  pretrain the same network itself on Imagenette (ten ImageNet classes) and use those weights instead;
-- three ways to use pretrained weights, against training from scratch with the same budget: *feature
-  extraction* (a frozen backbone, only a new head trained), full *fine-tuning*, and no pretraining at all;
-- which breeds the fine-tuned network gets right and which it confuses, with pictures;
-- a ResNet-18 on cat versus dog, trained and above all *evaluated* correctly.
-
-The outputs stored with this page come from a run at the `cpu` size on the hardware printed below, on the
-subsets of the book's data folder: our 940-image split of Oxford-IIIT Pet (470 images to train on, 470 to
-test on; not the official split, which has 3,680 and 3,669), and Imagenette's 400 training and 200 validation
-images per class. At that size the images are small and the training short: what matters here is how the
-numbers compare, not how high they are. In Colab the chapter downloads the full data sets and
-torchvision's ImageNet weights; at the `gpu` run size (`RESNET_RUN_SIZE=gpu`, the default on a GPU) it
-fine-tunes a ResNet-50 at 224 pixels.
-"""),
-    code("""
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 import time
 T0 = time.perf_counter()
 from resnet_lib.runsize import describe, run_size
 SIZE = run_size()
 print(describe(SIZE))
-"""),
-    code('''
-# NBVAL_IGNORE_OUTPUT
+
+# %% tags=["nbval-ignore-output"]
 import copy
 import math
 import warnings
@@ -52,7 +59,7 @@ from matplotlib.figure import Figure
 from tqdm import TqdmWarning
 
 warnings.filterwarnings("ignore", category=TqdmWarning)  # no widgets here: no progress bars either
-%matplotlib inline
+# %matplotlib inline
 
 from resnet_lib import data, models, plots
 from resnet_lib.pretrain import book_run, imagenette_pretrained, in_memory, resize_for, tensor_transforms
@@ -71,17 +78,17 @@ IMAGES = pick(SIZE, smoke=74, cpu=None, gpu=None)  # images of each split (None:
 WORKERS = pick(SIZE, smoke=0, cpu=0, gpu=4)
 print(f"{ARCH} for the breeds, ResNet-18 for cat versus dog, at {PX}x{PX} pixels; {EPOCHS} epochs on the "
       f"breeds, {SPECIES_EPOCHS} on cat versus dog, batches of {BATCH}")
-'''),
-    md(r"""
-## The data
 
-Oxford-IIIT Pet labels each photograph with its breed, and each breed is a cat breed or a dog breed. The
-library reads it with `data.pets(split, target="breed" | "species")`. In the book's copy three breeds have
-100 images on each side of the split and the other 34 breeds five, so the test set is far from balanced: a
-network that knew only the three big breeds could reach 64% top-1. We therefore report, beside top-1,
-the *mean per-breed accuracy*, where each breed counts the same.
-"""),
-    code("""
+# %% [markdown]
+# ## The data
+#
+# Oxford-IIIT Pet labels each photograph with its breed, and each breed is a cat breed or a dog breed. The
+# library reads it with `data.pets(split, target="breed" | "species")`. In the book's copy three breeds have
+# 100 images on each side of the split and the other 34 breeds five, so the test set is far from balanced: a
+# network that knew only the three big breeds could reach 64% top-1. We therefore report, beside top-1,
+# the *mean per-breed accuracy*, where each breed counts the same.
+
+# %%
 trainval = data.pets("trainval", target="breed", download=DOWNLOAD)
 test = data.pets("test", target="breed", download=DOWNLOAD)
 species_of = dict(zip(trainval.targets, data.pets("trainval", target="species").targets))  # breed -> 0 cat, 1 dog
@@ -97,29 +104,28 @@ for name, split in (("trainval", trainval), ("test", test)):
           f"{cats} cats, {len(split) - cats} dogs")
 big_share = sum(n for n in Counter(test.targets).values() if n > 10) / len(test)
 print(f"the three big breeds hold {big_share:.1%} of the test images")
-"""),
-    code("""
+
+# %%
 first = [trainval.targets.index(b) for b in range(len(BREEDS))]  # one image of each breed
 shown = in_memory(trainval, 96, indices=first)
-fig = plots.image_grid(shown.images, titles=[b.replace(" ", "\\n", 1) for b in BREEDS], ncols=10)
+fig = plots.image_grid(shown.images, titles=[b.replace(" ", "\n", 1) for b in BREEDS], ncols=10)
 fig.set_size_inches(13, 6.5)
 display(fig)
-"""),
-    md(r"""
-## Where the pretrained weights come from
 
-torchvision publishes ImageNet weights for every ResNet of the paper, and `transfer.load_pretrained` puts
-them into our models (chapter 0 showed that the state dicts match key for key); a model with another
-number of classes keeps its own new head. The file is read from torch.hub's cache and downloaded only with
-`download=True`, which this chapter passes in Colab. Where there is no internet, as on the machine that
-built this page and in the book's CI, the chapter says so in one line and does not stop there: it trains
-the same network on Imagenette itself, ten ImageNet classes, at the resolution of this run size, and
-fine-tunes those weights instead. The Imagenette run is kept in the library's cache under a name made of
-its settings, so a second run of this chapter, or chapter 7 (which looks at the same run in detail), reads
-it back instead of training it again.
-"""),
-    code("""
-# NBVAL_IGNORE_OUTPUT
+# %% [markdown]
+# ## Where the pretrained weights come from
+#
+# torchvision publishes ImageNet weights for every ResNet of the paper, and `transfer.load_pretrained` puts
+# them into our models (chapter 0 showed that the state dicts match key for key); a model with another
+# number of classes keeps its own new head. The file is read from torch.hub's cache and downloaded only with
+# `download=True`, which this chapter passes in Colab. Where there is no internet, as on the machine that
+# built this page and in the book's CI, the chapter says so in one line and does not stop there: it trains
+# the same network on Imagenette itself, ten ImageNet classes, at the resolution of this run size, and
+# fine-tunes those weights instead. The Imagenette run is kept in the library's cache under a name made of
+# its settings, so a second run of this chapter, or chapter 7 (which looks at the same run in detail), reads
+# it back instead of training it again.
+
+# %% tags=["nbval-ignore-output"]
 START, FROM = {}, {}  # the weights each architecture starts from, and where they come from
 for arch in dict.fromkeys([ARCH, "resnet18"]):
     net = models.build(arch)
@@ -132,9 +138,8 @@ for arch in dict.fromkeys([ARCH, "resnet18"]):
         print(f"No torchvision weights for {arch} here ({file} is not in torch.hub's cache {why}): "
               f"pretraining our own on Imagenette instead.")
 print(f"{len(START)} of {len({ARCH, 'resnet18'})} architecture(s) start from torchvision's weights")
-"""),
-    code("""
-# NBVAL_IGNORE_OUTPUT
+
+# %% tags=["nbval-ignore-output"]
 PRETRAINED = {}
 for arch in dict.fromkeys([ARCH, "resnet18"]):
     if arch in START:
@@ -155,50 +160,49 @@ for arch in dict.fromkeys([ARCH, "resnet18"]):
         assert h[-1]["val_top1"] > 0.3
 for arch, where in FROM.items():
     print(f"{arch} starts from {where}")
-"""),
-    md(r"""
-These weights are a stand-in, and a weak one. torchvision's were trained for 90 epochs on 1.28 million
-images of 1000 classes at 224 pixels; ours for a few epochs on 4,000 images of ten classes, at the
-resolution of this run size. Imagenette has one dog breed (the English springer) and no cats. Whatever
-they give the pets below says little about what ImageNet weights give.
 
-## Three ways to use pretrained weights
+# %% [markdown]
+# These weights are a stand-in, and a weak one. torchvision's were trained for 90 epochs on 1.28 million
+# images of 1000 classes at 224 pixels; ours for a few epochs on 4,000 images of ten classes, at the
+# resolution of this run size. Imagenette has one dog breed (the English springer) and no cats. Whatever
+# they give the pets below says little about what ImageNet weights give.
+#
+# ## Three ways to use pretrained weights
+#
+# Given a network pretrained on one task, we replace its 1000-way (here 10-way) head by a new 37-way one and
+# train on the pets in one of three ways, each for the same number of epochs and with the same data:
+#
+# - **feature extraction**: the backbone is frozen (`transfer.freeze_backbone`: no gradients, and its
+#   BatchNorm layers keep the statistics they learnt in pretraining); only the new head learns. The network
+#   is a fixed feature extractor with a linear classifier on top.
+# - **fine-tuning**: every weight learns, the backbone with a smaller learning rate than the head
+#   (`TrainConfig.backbone_lr_mult`), so that the pretrained features are adjusted rather than overwritten.
+# - **from scratch**: the same network, randomly initialised, trained the same way: what the pretraining is
+#   worth.
+#
+# The library's recipe for the full-size version of this experiment, `pets-resnet50`:
 
-Given a network pretrained on one task, we replace its 1000-way (here 10-way) head by a new 37-way one and
-train on the pets in one of three ways, each for the same number of epochs and with the same data:
-
-- **feature extraction**: the backbone is frozen (`transfer.freeze_backbone`: no gradients, and its
-  BatchNorm layers keep the statistics they learnt in pretraining); only the new head learns. The network
-  is a fixed feature extractor with a linear classifier on top.
-- **fine-tuning**: every weight learns, the backbone with a smaller learning rate than the head
-  (`TrainConfig.backbone_lr_mult`), so that the pretrained features are adjusted rather than overwritten.
-- **from scratch**: the same network, randomly initialised, trained the same way: what the pretraining is
-  worth.
-
-The library's recipe for the full-size version of this experiment, `pets-resnet50`:
-"""),
-    code("""
+# %%
 print(describe_recipe(get_recipe("pets-resnet50")))
-"""),
-    md(r"""
-We keep its optimiser (SGD with momentum 0.9, cosine schedule, weight decay 1e-4), its learning rate of
-0.01 for a pretrained backbone's head and its backbone multiplier of 0.1, and use a learning rate of 0.05
-everywhere for the network trained from scratch and for the frozen backbone's head (a new layer on its own
-needs a larger one); the number of epochs, the batch and the resolution are those of the run size printed
-above. The images are decoded once into memory at the size the crops are cut from (256 for 224, the same
-ratio at other sizes), then augmented: random crops of 35% to 100% of the image (the recipe's torchvision
-crops start at 8%; at small sizes we keep more of each image) and horizontal flips for training, the centre
-crop for testing.
-"""),
-    code("""
-# NBVAL_IGNORE_OUTPUT
+
+# %% [markdown]
+# We keep its optimiser (SGD with momentum 0.9, cosine schedule, weight decay 1e-4), its learning rate of
+# 0.01 for a pretrained backbone's head and its backbone multiplier of 0.1, and use a learning rate of 0.05
+# everywhere for the network trained from scratch and for the frozen backbone's head (a new layer on its own
+# needs a larger one); the number of epochs, the batch and the resolution are those of the run size printed
+# above. The images are decoded once into memory at the size the crops are cut from (256 for 224, the same
+# ratio at other sizes), then augmented: random crops of 35% to 100% of the image (the recipe's torchvision
+# crops start at 8%; at small sizes we keep more of each image) and horizontal flips for training, the centre
+# crop for testing.
+
+# %% tags=["nbval-ignore-output"]
 RESIZE = resize_for(PX)
 pets_train = in_memory(trainval, RESIZE, "Oxford-IIIT Pet, our trainval split", count=IMAGES)
 pets_test = in_memory(test, RESIZE, "Oxford-IIIT Pet, our test split", count=IMAGES)
 
 
 def relabel(t, to_species):
-    \"\"\"The same images with species labels (0 cat, 1 dog) instead of breeds.\"\"\"
+    """The same images with species labels (0 cat, 1 dog) instead of breeds."""
     if not to_species:
         return t
     labels = torch.tensor([species_of[int(b)] for b in t.labels])
@@ -213,8 +217,8 @@ def loaders(species=False):
 
 
 def start_from(arch, num_classes, pretrained=True):
-    \"\"\"A new network with a fresh `num_classes`-way head and, if `pretrained`, every other weight from
-    START[arch].\"\"\"
+    """A new network with a fresh `num_classes`-way head and, if `pretrained`, every other weight from
+    START[arch]."""
     torch.manual_seed(0)
     net = models.build(arch, num_classes=num_classes)
     if pretrained:
@@ -225,7 +229,7 @@ def start_from(arch, num_classes, pretrained=True):
 
 
 def train(arch, how, epochs, species=False):
-    \"\"\"Train one way ("feature extraction", "fine-tuning" or "from scratch"); the model and its History.\"\"\"
+    """Train one way ("feature extraction", "fine-tuning" or "from scratch"); the model and its History."""
     num_classes = 2 if species else len(BREEDS)
     net = start_from(arch, num_classes, pretrained=how != "from scratch")
     if how == "feature extraction":
@@ -241,9 +245,8 @@ def train(arch, how, epochs, species=False):
 
 print(f"{len(pets_train)} training and {len(pets_test)} test images in memory, "
       f"{tuple(pets_train.images.shape[1:])} each")
-"""),
-    code("""
-# NBVAL_IGNORE_OUTPUT
+
+# %% tags=["nbval-ignore-output"]
 WAYS = ["feature extraction", "fine-tuning", "from scratch"]
 nets, histories, results = {}, {}, {}
 _, test_loader = loaders()
@@ -268,28 +271,26 @@ if SIZE != "smoke":
     # every way learns more than the class frequencies, and a pretrained start is not worse than a random one
     assert all(r["top1"] > commonest + 0.03 for r in results.values())
     assert max(results[w]["top1"] for w in ("feature extraction", "fine-tuning")) >= results["from scratch"]["top1"]
-"""),
-    code("""
-# NBVAL_IGNORE_OUTPUT
-display(plots.plot_history([histories[w] for w in WAYS], metrics=("loss", "top1"), labels=WAYS))
-"""),
-    md(r"""
-The curves are the training loss and accuracy of each epoch (dashed; on the augmented crops, while the
-weights move) and the test accuracy after the last (the single points). At this run size the three end
-within a few points of each other, about as far apart as the standard error printed above: the weights
-our Imagenette run gives at 32 pixels are a weak start, and five epochs on 470 images are a short budget
-for any of them. The ordering of the three, and the size of the gaps, is what changes with better
-pretrained weights and larger images.
-"""),
-    md(r"""
-## Breed by breed
 
-The confusion matrix of the fine-tuned network says which breeds it gets right and which it takes for
-which. With five test images for most breeds, each of them is worth 20% of its breed's accuracy: read the
-bars below as a rough picture, and only the three big breeds as measurements.
-"""),
-    code("""
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
+display(plots.plot_history([histories[w] for w in WAYS], metrics=("loss", "top1"), labels=WAYS))
+
+# %% [markdown]
+# The curves are the training loss and accuracy of each epoch (dashed; on the augmented crops, while the
+# weights move) and the test accuracy after the last (the single points). At this run size the three end
+# within a few points of each other, about as far apart as the standard error printed above: the weights
+# our Imagenette run gives at 32 pixels are a weak start, and five epochs on 470 images are a short budget
+# for any of them. The ordering of the three, and the size of the gaps, is what changes with better
+# pretrained weights and larger images.
+
+# %% [markdown]
+# ## Breed by breed
+#
+# The confusion matrix of the fine-tuned network says which breeds it gets right and which it takes for
+# which. With five test images for most breeds, each of them is worth 20% of its breed's accuracy: read the
+# bars below as a rough picture, and only the three big breeds as measurements.
+
+# %% tags=["nbval-ignore-output"]
 best = max(WAYS, key=lambda w: results[w]["per_class"].nanmean())
 per_breed = results[best]["per_class"]
 order = sorted(range(len(BREEDS)), key=lambda b: (per_breed[b].nan_to_num(-1).item(), BREEDS[b]))
@@ -305,9 +306,9 @@ ax.barh([], [], color="#4c72b0", label="dog breeds")
 ax.legend(loc="lower right")
 ax.spines[["top", "right"]].set_visible(False)
 display(fig)
-"""),
-    code("""
-# NBVAL_IGNORE_OUTPUT
+
+
+# %% tags=["nbval-ignore-output"]
 @torch.no_grad()
 def predict(net, loader):
     net.eval()
@@ -329,9 +330,8 @@ for t, p in pairs:
 wrong_species = sum(int(confusion[t, p]) for t in range(len(BREEDS)) for p in range(len(BREEDS))
                     if species_of[t] != species_of[p])
 print(f"{wrong_species} of the mistakes take a cat for a dog or a dog for a cat")
-"""),
-    code("""
-# NBVAL_IGNORE_OUTPUT
+
+# %% tags=["nbval-ignore-output"]
 examples = []
 for t, p in pairs:
     examples += [i for i in range(len(truth)) if truth[i] == t and pred[i] == p][:3]
@@ -339,55 +339,54 @@ examples = examples[:12]
 test_index = [i * len(test) // len(pets_test) for i in range(len(pets_test))]  # in memory -> dataset index
 if examples:
     pictures = in_memory(test, 128, indices=[test_index[i] for i in examples])
-    titles = [f"{BREEDS[truth[i]]}\\n→ {BREEDS[pred[i]]}" for i in examples]
+    titles = [f"{BREEDS[truth[i]]}\n→ {BREEDS[pred[i]]}" for i in examples]
     fig = plots.image_grid(pictures.images, titles=titles, ncols=6)
     fig.set_size_inches(13, 2.6 * math.ceil(len(examples) / 6))
     display(fig)
-"""),
-    md(r"""
-Each picture is a test image of the most frequent mistakes, shown at 128 pixels with its true breed and,
-after the arrow, the breed the network chose; the network itself saw it at the run size's resolution.
-The three big breeds draw the predictions: with 100 training images each against five for the others,
-a network this small and this briefly trained learns to bet on them, so its most frequent mistakes are
-among those three (cats and dogs alike, as the count above says), and its top-1 is far above its mean
-per-breed accuracy. With better features the mistakes move to what a fine-grained data set is about:
-breeds of the same species that look alike.
 
-## Cats versus dogs: a tutorial, fixed
+# %% [markdown]
+# Each picture is a test image of the most frequent mistakes, shown at 128 pixels with its true breed and,
+# after the arrow, the breed the network chose; the network itself saw it at the run size's resolution.
+# The three big breeds draw the predictions: with 100 training images each against five for the others,
+# a network this small and this briefly trained learns to bet on them, so its most frequent mistakes are
+# among those three (cats and dogs alike, as the count above says), and its top-1 is far above its mean
+# per-breed accuracy. With better features the mistakes move to what a fine-grained data set is about:
+# breeds of the same species that look alike.
+#
+# ## Cats versus dogs: a tutorial, fixed
+#
+# A popular blog tutorial trains a "ResNet-18" to tell cats from dogs in PyTorch and reports "accuracy of
+# 93.23%" after 10 epochs. Its code has these problems:
+#
+# 1. **Its test set is the training set.** `get_dataset(train=False)` builds `testset` from `./test/` and
+#    then returns `DataLoader(trainset, ...)`: the "test" accuracy is measured on the images the network
+#    was trained on, so the 93.23% says how well it memorised them, not how well it generalises.
+# 2. **Its training accuracy is one batch.** Every 100 iterations it prints `correct / target.size(0)` of
+#    the current batch of 8 images: a number that jumps in steps of 12.5% and says little about the epoch.
+# 3. **It evaluates in training mode.** There is no `resnet.eval()` before testing, so BatchNorm normalises
+#    each test batch with that batch's own statistics (and updates its running averages with test data).
+# 4. **It calls a function that does not exist.** The test code calls `get_data(train=False)`; the function
+#    is `get_dataset`. As printed, the evaluation cannot have run.
+# 5. **No augmentation.** Training uses the test-time transform (resize to 256, centre crop 224): every
+#    epoch shows the network the same pixels.
+# 6. **Its ResNet-18 is not the paper's.** The stem is a 3×3 convolution with stride 1 and no max pool,
+#    CIFAR-style, on 224×224 images: the first stage runs at 224×224 where the paper's runs at 56×56, and
+#    so does every later stage at 4×4 = 16 times the paper's number of positions, with 16 times the
+#    multiply-adds (the paper's Table 1 gives 1.8 billion for its ResNet-18). It is trained from scratch,
+#    with plain SGD at 0.01, no momentum, no weight decay and no schedule.
+# 7. **Smaller things.** It prints the loss tensor at every iteration, saves the weights every 100
+#    iterations over the same file whatever they are worth, and `ImageFolder` needs one folder per class
+#    (`train/cat/`, `train/dog/`), which Kaggle's cats-and-dogs archive does not have (its test images are
+#    not labelled at all): the labelled test set has to be carved out of the training images.
+#
+# The fixes are the library's defaults: the paper's ResNet-18 (`models.resnet18`) starting from pretrained
+# weights, a test loader on the test split, `evaluate`, which puts the model in `eval()` mode and counts
+# correct answers over the whole test set, augmentation for training only, SGD with momentum, weight decay
+# and a cosine schedule. For your own folders of cats and dogs, the `catsdogs-resnet18` recipe does all of
+# it from the command line (`resnet-train catsdogs-resnet18 --data DIR`, with `DIR/{train,val}/{cat,dog}/`).
+# Here the cats and dogs are the pets above, with their species as the label:
 
-A popular blog tutorial trains a "ResNet-18" to tell cats from dogs in PyTorch and reports "accuracy of
-93.23%" after 10 epochs. Its code has these problems:
-
-1. **Its test set is the training set.** `get_dataset(train=False)` builds `testset` from `./test/` and
-   then returns `DataLoader(trainset, ...)`: the "test" accuracy is measured on the images the network
-   was trained on, so the 93.23% says how well it memorised them, not how well it generalises.
-2. **Its training accuracy is one batch.** Every 100 iterations it prints `correct / target.size(0)` of
-   the current batch of 8 images: a number that jumps in steps of 12.5% and says little about the epoch.
-3. **It evaluates in training mode.** There is no `resnet.eval()` before testing, so BatchNorm normalises
-   each test batch with that batch's own statistics (and updates its running averages with test data).
-4. **It calls a function that does not exist.** The test code calls `get_data(train=False)`; the function
-   is `get_dataset`. As printed, the evaluation cannot have run.
-5. **No augmentation.** Training uses the test-time transform (resize to 256, centre crop 224): every
-   epoch shows the network the same pixels.
-6. **Its ResNet-18 is not the paper's.** The stem is a 3×3 convolution with stride 1 and no max pool,
-   CIFAR-style, on 224×224 images: the first stage runs at 224×224 where the paper's runs at 56×56, and
-   so does every later stage at 4×4 = 16 times the paper's number of positions, with 16 times the
-   multiply-adds (the paper's Table 1 gives 1.8 billion for its ResNet-18). It is trained from scratch,
-   with plain SGD at 0.01, no momentum, no weight decay and no schedule.
-7. **Smaller things.** It prints the loss tensor at every iteration, saves the weights every 100
-   iterations over the same file whatever they are worth, and `ImageFolder` needs one folder per class
-   (`train/cat/`, `train/dog/`), which Kaggle's cats-and-dogs archive does not have (its test images are
-   not labelled at all): the labelled test set has to be carved out of the training images.
-
-The fixes are the library's defaults: the paper's ResNet-18 (`models.resnet18`) starting from pretrained
-weights, a test loader on the test split, `evaluate`, which puts the model in `eval()` mode and counts
-correct answers over the whole test set, augmentation for training only, SGD with momentum, weight decay
-and a cosine schedule. For your own folders of cats and dogs, the `catsdogs-resnet18` recipe does all of
-it from the command line (`resnet-train catsdogs-resnet18 --data DIR`, with `DIR/{train,val}/{cat,dog}/`).
-Here the cats and dogs are the pets above, with their species as the label:
-"""),
-    code("""
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 species_net, species_history = train("resnet18", "fine-tuning", SPECIES_EPOCHS, species=True)
 train_loader, species_test = loaders(species=True)
 right = evaluate(species_net, species_test)
@@ -427,18 +426,17 @@ print(f"  the breed network ({best}), its breeds read as species: {100 * species
 assert 0 <= right["top1"] <= 1 and len(per_batch) > 0
 if SIZE != "smoke":
     assert right["top1"] > majority
-"""),
-    md(r"""
-The number the tutorial would print, accuracy on its own training images, flatters the network; single
-batches of 8 give anything over a wide range; and evaluating in training mode changes the answer again,
-by an amount that depends on how each batch happens to be composed. Only the first line is a test
-accuracy. Training on the 37 breeds and reading the answer as a species is another way to tell cats from
-dogs: compare the last line with the first. The breed labels carry more information per image.
 
-## What we learnt
-"""),
-    code("""
-# NBVAL_IGNORE_OUTPUT
+# %% [markdown]
+# The number the tutorial would print, accuracy on its own training images, flatters the network; single
+# batches of 8 give anything over a wide range; and evaluating in training mode changes the answer again,
+# by an amount that depends on how each batch happens to be composed. Only the first line is a test
+# accuracy. Training on the 37 breeds and reading the answer as a species is another way to tell cats from
+# dogs: compare the last line with the first. The breed labels carry more information per image.
+#
+# ## What we learnt
+
+# %% tags=["nbval-ignore-output"]
 print(f"run size {SIZE}: {ARCH} at {PX} px on our Pets split ({len(pets_train)} train / {len(pets_test)} test)")
 for way in WAYS:
     r = results[way]
@@ -446,20 +444,16 @@ for way in WAYS:
 print(f"  cat versus dog, ResNet-18 fine-tuned: {100 * right['top1']:.1f}%")
 print(f"  pretrained weights: {FROM[ARCH]}")
 print(f"this notebook ran for {time.perf_counter() - T0:.0f} s")
-"""),
-    md(r"""
-- What pretraining is worth depends on the pretrained features. Weights from a few epochs on ten
-  ImageNet classes at 32 pixels, with no cats and one dog breed among them, put the three ways within a few
-  points of each other here. torchvision's ImageNet weights were trained at 224 pixels on 1000 classes
-  that include many cat and dog breeds: run this chapter in Colab to measure the gap they give.
-- Feature extraction is the cheapest (no backward pass through the backbone: compare the seconds in the
-  table) and needs the pretrained features to fit the new task; fine-tuning adapts them, with a smaller
-  learning rate for the backbone.
-- Evaluate on held-out images, in `eval()` mode, over the whole test set, and report a per-class
-  measure when the classes are unbalanced.
 
-Chapter 7 trains on ImageNet itself, or says what it would cost.
-"""),
-]
-
-write("notebooks/06_transfer_pets.ipynb", cells)
+# %% [markdown]
+# - What pretraining is worth depends on the pretrained features. Weights from a few epochs on ten
+#   ImageNet classes at 32 pixels, with no cats and one dog breed among them, put the three ways within a few
+#   points of each other here. torchvision's ImageNet weights were trained at 224 pixels on 1000 classes
+#   that include many cat and dog breeds: run this chapter in Colab to measure the gap they give.
+# - Feature extraction is the cheapest (no backward pass through the backbone: compare the seconds in the
+#   table) and needs the pretrained features to fit the new task; fine-tuning adapts them, with a smaller
+#   learning rate for the backbone.
+# - Evaluate on held-out images, in `eval()` mode, over the whole test set, and report a per-class
+#   measure when the classes are unbalanced.
+#
+# Chapter 7 trains on ImageNet itself, or says what it would cost.

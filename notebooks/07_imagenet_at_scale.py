@@ -1,0 +1,524 @@
+# ---
+# jupyter:
+#   accelerator: GPU
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # ImageNet at scale
+#
+# The paper's headline results are ResNets trained on ImageNet {cite}`he2016deep`
+# {cite}`russakovsky2015imagenet`: 1.28 million training images in 1000 classes. This chapter is about what
+# such a run takes: the recipe of the paper and the one that replaced it, the data and how to lay it out,
+# the command lines that train on one GPU, on eight, or on several machines, what makes a training step fast,
+# and what a whole run costs. Then it does the same thing at a size this page can afford: a ResNet trained on
+# Imagenette, ten ImageNet classes {cite}`howard2019imagenette`, and evaluated the way the paper evaluates,
+# with one centre crop and with ten crops.
+#
+# **You will see**
+# - the ResNet-50 recipe of the paper's Section 3.4 beside torchvision's modern recipe, with the accuracies
+#   torchvision publishes for both;
+# - ImageNet's folder layout, and the library's command line under `torchrun`, on one node and on several,
+#   run here for real with two processes;
+# - the throughput of a training step with mixed precision, `channels_last` and `torch.compile`, measured;
+# - the cost of a full ImageNet run in device-hours, computed from that measurement;
+# - a ResNet trained on Imagenette, with its curves, and centre-crop against ten-crop evaluation on real
+#   ImageNet validation images.
+#
+# The outputs stored with this page come from a run at the `cpu` size on the hardware printed below, on the
+# subsets of the book's data folder (Imagenette: 400 training and 200 validation images per class). Timings
+# depend on the machine and on what else runs on it; each one is printed beside the hardware it was measured on.
+
+# %% tags=["hide-input"]
+# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or `pip install -e .` did).
+import sys
+if "google.colab" in sys.modules:
+    import subprocess
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "git+https://github.com/resnet-book/resnet-book"], check=True)
+
+# %% tags=["nbval-ignore-output"]
+import time
+T0 = time.perf_counter()
+from resnet_lib.runsize import describe, run_size
+SIZE = run_size()
+print(describe(SIZE))
+
+# %%
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import warnings
+from pathlib import Path
+
+import torch
+from IPython.display import Markdown, display
+from torch import nn
+from torchvision.models import ResNet50_Weights
+from tqdm import TqdmWarning
+
+warnings.filterwarnings("ignore", category=TqdmWarning)  # no widgets here: no progress bars either
+# %matplotlib inline
+
+from resnet_lib import data, models, paper, plots
+from resnet_lib.pretrain import book_run, imagenette_pretrained, in_memory, resize_for, tensor_transforms
+from resnet_lib.recipes import describe as describe_recipe, get_recipe
+from resnet_lib.runsize import in_colab, pick
+from resnet_lib.train import autocast_dtype, evaluate, pick_device
+from resnet_lib.transfer import load_pretrained, pretrained_weights, weights_file
+
+DOWNLOAD = in_colab()  # in Colab: download Imagenette and torchvision's weights
+DEVICE = pick_device()
+
+
+def show_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |",
+             "|:--|" + "--:|" * (len(header) - 1)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    display(Markdown("\n".join(lines)))
+
+
+# %% [markdown]
+# ## The paper's recipe
+#
+# Section 3.4 of the paper gives the whole ImageNet recipe in one paragraph:
+#
+# > The image is resized with its shorter side randomly sampled in [256, 480] for scale augmentation. A
+# > 224×224 crop is randomly sampled from an image or its horizontal flip, with the per-pixel mean
+# > subtracted. The standard color augmentation is used. We adopt batch normalization (BN) right after each
+# > convolution and before activation. We initialize the weights as in [13] and train all plain/residual
+# > nets from scratch. We use SGD with a mini-batch size of 256. The learning rate starts from 0.1 and is
+# > divided by 10 when the error plateaus, and the models are trained for up to 60 × 10⁴ iterations. We use a
+# > weight decay of 0.0001 and a momentum of 0.9. We do not use dropout. In testing, for comparison studies we
+# > adopt the standard 10-crop testing.
+#
+# (Reference numbers of the citations are the paper's; [13] is He initialisation {cite}`he2015delving`.)
+# The library's `imagenet-resnet50` recipe is this paragraph with two choices the paper leaves open, made as
+# torchvision's reference training made them: "when the error plateaus" becomes fixed drops at epochs 30 and
+# 60 of 90, and the augmentation is torchvision's random-resized crop (8% to 100% of the image, aspect 3/4
+# to 4/3) and flip, without the colour augmentation:
+
+# %%
+recipe = get_recipe("imagenet-resnet50")
+print(describe_recipe(recipe))
+TRAIN_IMAGES, VAL_IMAGES = 1_281_167, 50_000  # ILSVRC2012, the ImageNet-1k of the paper
+batch = paper.IMAGENET_RECIPE["batch_size"]
+iters = paper.IMAGENET_RECIPE["iterations"]
+per_epoch = TRAIN_IMAGES // batch
+print(f"\nthe paper: up to {iters:,} iterations of {batch} = "
+      f"{iters * batch / TRAIN_IMAGES:.0f} passes over the {TRAIN_IMAGES:,} training images")
+print(f"the recipe: {recipe.config.epochs} epochs of {per_epoch:,} iterations = "
+      f"{recipe.config.epochs * per_epoch:,} iterations")
+
+# %% [markdown]
+# ## torchvision's modern recipe
+#
+# torchvision publishes two sets of ResNet-50 weights {cite}`torchvision2016`. `IMAGENET1K_V1` was trained
+# with the recipe above; `IMAGENET1K_V2` with the same architecture and a recipe of 2021
+# {cite}`vryniotis2021recipe`. Their accuracies, preprocessing and recipe are in the weights' metadata,
+# which comes with torchvision: nothing is downloaded to read them.
+
+# %%
+rows, top1 = [], {}
+for w in (ResNet50_Weights.IMAGENET1K_V1, ResNet50_Weights.IMAGENET1K_V2):
+    acc = w.meta["_metrics"]["ImageNet-1K"]
+    t = w.transforms()
+    top1[w.name] = acc["acc@1"]
+    rows.append([f"`{w.name}`", acc["acc@1"], acc["acc@5"],
+                 f"{t.resize_size[0]} → {t.crop_size[0]}", w.meta["recipe"]])
+show_table(["weights", "top-1 (%)", "top-5 (%)", "evaluation: resize → centre crop",
+            "recipe (`meta['recipe']`)"], rows)
+
+# %%
+gain = top1["IMAGENET1K_V2"] - top1["IMAGENET1K_V1"]
+err1, err2 = 100 - top1["IMAGENET1K_V1"], 100 - top1["IMAGENET1K_V2"]
+print(f"V2 - V1: {gain:+.3f} points of top-1; top-1 error {err1:.2f}% -> {err2:.3f}%, "
+      f"{(err1 - err2) / err1:.1%} fewer errors")
+paper_err = paper.TABLE3_TOP1_ERROR["resnet50"]
+print(f"the paper's ResNet-50 (Table 3, 10 crops): top-1 error {paper_err}%, "
+      f"accuracy {100 - paper_err:.2f}%")
+
+# %% [markdown]
+# Nothing in the network changed: 4.7 points of top-1 (a fifth fewer errors) came from how it was trained.
+# torchvision's recipe link leads to the command that trained `IMAGENET1K_V2`, with torchvision's own
+# reference script on 8 GPUs:
+#
+# ```bash
+# torchrun --nproc_per_node=8 train.py --model resnet50 --batch-size 128 --lr 0.5 \
+#   --lr-scheduler cosineannealinglr --lr-warmup-epochs 5 --lr-warmup-method linear \
+#   --auto-augment ta_wide --epochs 600 --random-erase 0.1 --weight-decay 0.00002 \
+#   --norm-weight-decay 0.0 --label-smoothing 0.1 --mixup-alpha 0.2 --cutmix-alpha 1.0 \
+#   --train-crop-size 176 --model-ema --val-resize-size 232 --ra-sampler --ra-reps 4
+# ```
+#
+# Flag by flag, against the paper and against what `resnet_lib` offers:
+#
+# | | the paper (V1) | torchvision V2 | in `resnet_lib` |
+# |:--|:--|:--|:--|
+# | length | up to 600k iterations of 256 (about 120 epochs); torchvision's V1: 90 epochs | 600 epochs | `epochs`, `iterations` |
+# | batch, peak lr | 256, 0.1 | 8 × 128 = 1024, 0.5 | `batch_size`, `lr` |
+# | schedule | ÷10 at plateaus | linear warm-up for 5 epochs, then cosine to 0 | `schedule="cosine"`, `warmup="linear"`, `warmup_iters` |
+# | weight decay | 1e-4 everywhere | 2e-5, none on normalisation layers | `weight_decay`, `no_decay_bn_bias` (also spares biases) |
+# | labels | one-hot | label smoothing 0.1; mixup (α 0.2) or cutmix (α 1.0) on each batch | `label_smoothing`; no mixup or cutmix |
+# | augmentation | scale + crop + flip + colour | random-resized crop, TrivialAugment, random erasing, each image repeated 4 times in an epoch (repeated augmentation) | random-resized crop + flip |
+# | resolution | train 224, test 224 | train 176, test resize 232 → crop 224 (the train–test resolution discrepancy of FixRes) | `image_size` |
+# | weights evaluated | the last | an exponential moving average (EMA) of the weights | the last |
+#
+# What each change buys was measured one at a time in torchvision's write-up {cite}`vryniotis2021recipe`;
+# most of them are regularisers, which only pay off with the longer training of 600 epochs. The library keeps the paper's recipe and the knobs of its `TrainConfig`; the rest lives in
+# torchvision's reference scripts.
+#
+# ## Getting ImageNet
+#
+# ImageNet is not downloaded by any library: the images are available from [image-net.org](https://image-net.org)
+# after signing in and accepting its terms of access. Download the ILSVRC2012 training and validation
+# archives and the development kit. The library (like torchvision's `ImageFolder`) expects one folder per
+# class, named by WordNet id, for each split:
+#
+# ```text
+# imagenet/
+#   train/n01440764/n01440764_10026.JPEG ...   (1000 folders)
+#   val/n01440764/ILSVRC2012_val_00000293.JPEG ...   (1000 folders, 50 images each)
+# ```
+#
+# The training archive holds one tar per class, to unpack each into its folder. The validation images come in
+# a single folder; `torchvision.datasets.ImageNet(root, split="val")` sorts them into class folders using the
+# development kit. Where the folder is missing, the library says what to do:
+
+# %%
+try:
+    data.imagenet("train", root="imagenet")
+except FileNotFoundError as e:
+    print(textwrap.fill(str(e), 100))
+
+# %% [markdown]
+# Imagenette, in the book's data folder, has exactly this layout with ten of the thousand classes; its
+# validation images are ImageNet validation images. Every ImageNet code path of the library runs on it:
+
+# %%
+names = data.imagenette("val", download=DOWNLOAD).classes  # in Colab this downloads Imagenette first
+folder = data.data_root() / "imagenette2-160"
+val_folder = data.image_folder(folder, "val")
+print(f"{folder.name}/val: {len(val_folder):,} images in {len(val_folder.classes)} class folders")
+for wnid, name in zip(val_folder.classes, names):
+    n = sum(1 for t in val_folder.targets if t == val_folder.class_to_idx[wnid])
+    print(f"  {wnid}/  {n} images  ({name})")
+
+# %% [markdown]
+# ## Training with `torchrun`: one node, several nodes
+#
+# The library's command line, `resnet-train RECIPE` (also `python -m resnet_lib.train RECIPE`), trains a
+# recipe by name. Under `torchrun` every process runs the same command: the library joins the process group
+# that `torchrun` describes, wraps the model in `DistributedDataParallel` (one process per GPU), gives each
+# process its shard of every epoch, and lets rank 0 alone print, write the history and save checkpoints.
+# `--batch-size` is the *global* batch: each of $N$ processes gets $256/N$ images of the recipe's 256.
+#
+# ```bash
+# # one machine with 8 GPUs
+# torchrun --standalone --nproc_per_node=8 -m resnet_lib.train imagenet-resnet50 \
+#     --data /data/imagenet --out runs/r50
+#
+# # 4 machines with 8 GPUs each: the same command on every machine, HOST being the first one's address
+# torchrun --nnodes=4 --nproc_per_node=8 --rdzv_id=r50 --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 \
+#     -m resnet_lib.train imagenet-resnet50 --data /data/imagenet --out runs/r50
+#
+# # continue a run that stopped (on one node or several: add --resume to the same command)
+# torchrun --standalone --nproc_per_node=8 -m resnet_lib.train imagenet-resnet50 \
+#     --data /data/imagenet --out runs/r50 --resume runs/r50/last.pt
+# ```
+#
+# On 32 GPUs the recipe's 256 images are only 8 a GPU, too few to keep a GPU busy. The usual answer is a
+# larger global batch with the learning rate scaled in proportion (0.1 per 256 images) {cite}`goyal2017accurate`,
+# e.g. `--batch-size 1024 --lr 0.4`; Goyal et al. also warm the learning rate up over the first epochs, which
+# `TrainConfig(warmup="linear", warmup_iters=...)` does and the command line does not expose. The available
+# recipes and options:
+
+# %% tags=["nbval-ignore-output"]
+listing = subprocess.run([sys.executable, "-m", "resnet_lib.train", "--list"], capture_output=True,
+                         text=True, check=True).stdout
+print(listing)
+assert "imagenet-resnet50" in listing and "imagenette-resnet18" in listing
+
+# %% [markdown]
+# The same machinery runs on a CPU, with the `gloo` backend instead of NCCL. Here is a real two-process run
+# of the `imagenette-resnet18` recipe, a few iterations on a few images, launched exactly as on a GPU machine
+# (`torchrun` is `python -m torch.distributed.run`):
+
+# %% tags=["nbval-ignore-output"]
+run_dir = Path(tempfile.mkdtemp()) / "demo"
+ITERS = pick(SIZE, smoke=2, cpu=4, gpu=20)
+args = ["--standalone", "--nproc_per_node=2", "-m", "resnet_lib.train", "imagenette-resnet18",
+        "--subset", "64", "--iterations", str(ITERS), "--batch-size", "16", "--workers", "0",
+        "--out", str(run_dir)]
+print("$ torchrun " + " ".join(args).replace(str(run_dir), "runs/demo"))
+start = time.perf_counter()
+result = subprocess.run([sys.executable, "-m", "torch.distributed.run", *args], capture_output=True,
+                        text=True, env={**os.environ, "RESNET_PROGRESS": "0", "OMP_NUM_THREADS": "1"})
+out = result.stdout.replace(str(run_dir), "runs/demo").replace(str(data.data_root()), "$RESNET_DATA")
+print(out)
+print(f"(exit status {result.returncode}, {time.perf_counter() - start:.0f} s)")
+assert result.returncode == 0, result.stderr[-2000:]
+meta = json.loads((run_dir / "history.json").read_text())["meta"]
+assert meta["world_size"] == 2 and meta["status"] == "finished"
+assert (run_dir / "last.pt").is_file()
+
+# %% [markdown]
+# Two processes, one history: `world_size` is 2 in `history.json` and only rank 0 wrote it.
+#
+# ## What makes a training step fast
+#
+# Three switches of `TrainConfig` (and of the command line) change the speed of a step, not what it computes:
+#
+# - **mixed precision** (`amp`): the convolutions run in bfloat16 (or float16 with a gradient scaler) on
+#   GPUs with tensor cores, the weights stay in float32. On a CPU the library leaves it off
+#   (`autocast_dtype` is `None`); below we measure bfloat16 autocast on this CPU anyway.
+# - **`channels_last`**: tensors stored as N×H×W×C instead of N×C×H×W, the layout tensor-core convolutions
+#   want; `fit` uses it by default on CUDA and on CPU (`uses_channels_last`).
+# - **`torch.compile`**: the model traced and compiled into fused kernels; it costs compilation time
+#   before the first step.
+#
+# We measure images per second of full training steps (forward, backward, SGD update) of ResNet-50 on
+# random 224×224 images, after warm-up steps that are not counted, with each switch turned on in turn.
+# How many steps and which batch depends on the run size; on a CPU the measurement is short, and a loaded
+# machine makes it noisy.
+
+# %% tags=["nbval-ignore-output"]
+BENCH_BATCH = pick(SIZE, smoke=2, cpu=4, gpu=128)
+BENCH_PX = pick(SIZE, smoke=64, cpu=224, gpu=224)
+WARMUP, STEPS = pick(SIZE, smoke=(1, 1), cpu=(1, 2), gpu=(10, 30))
+COMPILE = pick(SIZE, smoke=False, cpu=True, gpu=True)  # compiling takes minutes on a CPU
+
+
+def sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def train_throughput(arch="resnet50", amp=None, channels_last=False, compile=False):
+    """Images per second of training steps, and the seconds before the first step was done."""
+    torch.manual_seed(0)
+    model = models.build(arch).to(DEVICE)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    net = torch.compile(model) if compile else model
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    scaler = torch.amp.GradScaler(DEVICE.type, enabled=amp == torch.float16)
+    x = torch.randn(BENCH_BATCH, 3, BENCH_PX, BENCH_PX, device=DEVICE).contiguous(memory_format=fmt)
+    y = torch.randint(0, 1000, (BENCH_BATCH,), device=DEVICE)
+
+    def step():
+        with torch.autocast(DEVICE.type, dtype=amp, enabled=amp is not None):
+            loss = nn.functional.cross_entropy(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+
+    start = time.perf_counter()
+    for _ in range(WARMUP):
+        step()
+    sync()
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(STEPS):
+        step()
+    sync()
+    return BENCH_BATCH * STEPS / (time.perf_counter() - start), first
+
+
+# Mixed precision: what amp="auto" uses on CUDA (bfloat16, or float16 with a gradient scaler); on a CPU the
+# library leaves it off, and we measure bfloat16 autocast here to see why.
+AMP = autocast_dtype(DEVICE) or torch.bfloat16
+amp_name = str(AMP).removeprefix("torch.")
+settings = {"float32": {}, "float32, channels_last": {"channels_last": True}}
+if DEVICE.type == "cuda":  # on a CPU without bfloat16 units this one is slow: measured once, below
+    settings[f"{amp_name} autocast"] = {"amp": AMP}
+settings[f"{amp_name} autocast, channels_last"] = {"amp": AMP, "channels_last": True}
+if COMPILE and DEVICE.type == "cuda":
+    settings[f"{amp_name} autocast, channels_last, compile"] = {"amp": AMP, "channels_last": True, "compile": True}
+elif COMPILE:
+    settings["float32, channels_last, compile"] = {"channels_last": True, "compile": True}
+if COMPILE and DEVICE.type == "cpu":
+    # Inductor compiles C++ for the CPU and logs that it found no CUDA toolkit: expected here, not a problem.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+HARDWARE = describe(SIZE).split(" on ", 1)[1].split(";")[0]
+print(f"ResNet-50, training steps of batch {BENCH_BATCH} at {BENCH_PX}x{BENCH_PX}, {WARMUP} warm-up + "
+      f"{STEPS} timed, on {HARDWARE}")
+throughput, warmup_s = {}, {}
+for name, kw in settings.items():
+    throughput[name], warmup_s[name] = train_throughput(**kw)
+base = throughput["float32"]
+print(f"  {'setting':<40}{'images/s':>10}{'vs float32':>12}{'warm-up (s)':>13}")
+for name in settings:
+    print(f"  {name:<40}{throughput[name]:>10.1f}{throughput[name] / base:>11.2f}x{warmup_s[name]:>13.1f}")
+if not COMPILE:
+    print("  (torch.compile: not measured at this run size)")
+assert all(v > 0 for v in throughput.values())
+
+# %% [markdown]
+# The ratios are this machine's, measured over a few steps: on a shared or busy machine they are noisy, and
+# on another device they differ. The warm-up column is the time to the end of the untimed first steps;
+# for `torch.compile` it is mostly compilation. Where each switch helps:
+#
+# - on NVIDIA GPUs with tensor cores, mixed precision is the switch that matters most, and `channels_last`
+#   lets the tensor-core convolutions read their input without transposing it; `torch.compile` fuses the
+#   BatchNorm, ReLU and additions around each convolution into fewer kernels;
+# - on a CPU, bfloat16 only pays where the processor has bfloat16 matrix instructions (recent server
+#   CPUs): elsewhere the conversions cost more than they save, which is why `amp="auto"` leaves it off.
+#
+# Run this chapter on a GPU (Colab, or `RESNET_RUN_SIZE=gpu`) to measure the GPU side.
+#
+# ## What a full ImageNet run costs
+#
+# With a measured throughput $T$ (images per second), the recipe's 90 epochs of 1,281,167 images take
+# $90 \times 1{,}281{,}167 / T$ seconds of that device. The fastest setting measured above gives:
+
+# %% tags=["nbval-ignore-output"]
+best_name = max(throughput, key=throughput.get)
+best = throughput[best_name]
+EPOCHS_PAPER, EPOCHS_V2 = recipe.config.epochs, 600
+hours = EPOCHS_PAPER * TRAIN_IMAGES / best / 3600
+unit = "GPU" if DEVICE.type == "cuda" else "CPU"
+print(f"measured on {HARDWARE}: {best:.1f} images/s ({best_name}, batch {BENCH_BATCH}, {BENCH_PX} px)")
+print(f"ResNet-50, {EPOCHS_PAPER} epochs: {hours:,.0f} {unit}-hours = {hours / 24:,.1f} days on this device")
+paper_hours = iters * batch / best / 3600
+print(f"the paper's up to {iters:,} iterations of {batch}: {paper_hours:,.0f} {unit}-hours")
+print(f"torchvision's V2 recipe, {EPOCHS_V2} epochs at 176 px: about "
+      f"{hours * EPOCHS_V2 / EPOCHS_PAPER * (176 / 224) ** 2:,.0f} {unit}-hours (scaled by epochs and pixels)")
+if DEVICE.type != "cuda":
+    print("A GPU figure needs this cell run on a GPU: the numbers above are for this CPU.")
+if BENCH_PX != 224:
+    print(f"(at the {SIZE} size the images are {BENCH_PX} px, not 224: the hours above are not ImageNet's)")
+assert hours > 0
+
+# %% [markdown]
+# The V2 line scales the 90-epoch figure by the number of epochs and by the pixels of a 176 px crop, which
+# is roughly how the arithmetic of a convolutional network grows; it ignores the cost of the augmentations
+# and of evaluating the EMA weights. A run of several GPUs divides the wall-clock time, not the GPU-hours,
+# and only if the data pipeline keeps up: decoding and augmenting 1.28 million JPEG files per epoch needs
+# several CPU cores per GPU (`--workers`).
+#
+# ## A small ImageNet: ResNet on Imagenette
+#
+# What fits on this page is the same pipeline on ten classes: the images of Imagenette at a resolution and
+# for a number of epochs chosen by the run size. This is the run chapter 6 uses as its pretraining where
+# torchvision's weights cannot be downloaded; the two chapters share it through the library's cache, so
+# whichever runs first trains it and the other reads it back (the line below says which happened here).
+# It uses the optimiser of the library's `imagenette-resnet18` recipe with crops of 35% to 100% of each
+# image (fast.ai's choice for short Imagenette runs), on images decoded once into memory:
+
+# %% tags=["nbval-ignore-output"]
+RUN = book_run(SIZE)
+print(describe_recipe(get_recipe("imagenette-resnet18")).splitlines()[0])
+print(f"this run: {RUN.arch} at {RUN.size} px, {RUN.epochs} epochs of batch {RUN.batch_size}, "
+      f"lr {RUN.lr}, weight decay {RUN.weight_decay}, cosine; crops of {RUN.min_scale:.0%}-100% of an image")
+start = time.perf_counter()
+imagenette = imagenette_pretrained(RUN, download=DOWNLOAD)
+h = imagenette.history
+how = ("read from the library's cache" if imagenette.cached else "trained now")
+print(f"{how}: trained in {h.meta['wall_seconds']:.0f} s on {h.meta['device']}, torch {h.meta['torch']}")
+for r in h:
+    print(f"  epoch {r['epoch']}: train loss {r['train_loss']:.3f} top-1 {100 * r['train_top1']:.1f}%   "
+          f"val top-1 {100 * r['val_top1']:.1f}%  ({r['images_per_s']:.0f} images/s)")
+assert len(h) == RUN.epochs and all(math.isfinite(r["train_loss"]) for r in h)
+if SIZE != "smoke":
+    assert h[-1]["val_top1"] > 0.3  # well above the 10% of chance
+
+# %% tags=["nbval-ignore-output"]
+display(plots.plot_history(h, metrics=("loss", "top1"), labels=[f"{RUN.arch}, {RUN.size} px"]))
+
+# %% [markdown]
+# Dashed lines are the training set (measured on the augmented crops while the weights move), solid lines
+# the validation set. With so few epochs the network is far from converged: the curves are still rising
+# when the cosine schedule brings the learning rate to zero.
+#
+# ## One crop or ten
+#
+# The paper evaluates ImageNet models on ten crops of each validation image, "the standard 10-crop testing"
+# of AlexNet: the four corners and the centre, and their horizontal mirrors, each scored by the network, the
+# ten softmax outputs averaged. torchvision's published numbers are single centre crops. On Imagenette's
+# validation images, which are ImageNet validation images, with the model above (the `data.ten_crop_transforms`
+# pipeline gives the ten crops):
+
+# %% tags=["nbval-ignore-output"]
+VAL = pick(SIZE, smoke=40, cpu=None, gpu=None)  # validation images, spread over the classes
+model = imagenette.model
+source = f"our {RUN.arch} trained at {RUN.size} px on Imagenette (above)"
+if SIZE == "gpu":  # with torchvision's ImageNet weights, where they can be had
+    try:
+        tv = load_pretrained(models.resnet50(), "IMAGENET1K_V1", download=DOWNLOAD)
+    except (FileNotFoundError, RuntimeError):
+        print("torchvision's ResNet-50 weights cannot be had here: evaluating our own model")
+    else:
+        categories = ResNet50_Weights.IMAGENET1K_V1.meta["categories"]
+        columns = [categories.index(name) for name in names]  # Imagenette's classes among the 1000
+
+        class TenOf1000(nn.Module):
+            def __init__(self, net):
+                super().__init__()
+                self.net = net
+
+            def forward(self, x):
+                return self.net(x)[:, columns]
+
+        model, source = TenOf1000(tv), "torchvision's ResNet-50 IMAGENET1K_V1, its 10 Imagenette outputs"
+px = RUN.size if "torchvision" not in source else 224
+resize = resize_for(px)
+val = in_memory(data.imagenette("val", download=DOWNLOAD), resize, "Imagenette (imagenette2-160/), val split",
+                count=VAL)
+center_ds = data.TensorImageDataset(val, tensor_transforms(False, px))
+ten_ds = data.TensorImageDataset(val, data.ten_crop_transforms(px, resize))
+center_loader = data.make_loader(center_ds, 100, train=False, workers=0)
+ten_loader = data.make_loader(ten_ds, 20, train=False, workers=0)
+start = time.perf_counter()
+center = evaluate(model, center_loader, device=DEVICE)
+t_center = time.perf_counter() - start
+start = time.perf_counter()
+ten = evaluate(model, ten_loader, device=DEVICE, ten_crop=True)
+t_ten = time.perf_counter() - start
+print(f"{source}; {center['count']:,} validation images of {px}x{px} crops from {resize}x{resize}")
+print(f"  centre crop: top-1 {100 * center['top1']:.2f}%  top-5 {100 * center['top5']:.2f}%  ({t_center:.0f} s)")
+print(f"  ten crops:   top-1 {100 * ten['top1']:.2f}%  top-5 {100 * ten['top5']:.2f}%  ({t_ten:.0f} s)")
+print(f"  ten crops: {ten['top1'] - center['top1']:+.2%} top-1, for {t_ten / t_center:.1f}x the time")
+assert center["count"] == ten["count"] == len(val)
+if SIZE != "smoke":
+    assert ten["top1"] >= center["top1"] - 0.02  # averaging ten views does not make things much worse
+
+# %% tags=["nbval-ignore-output"]
+display(plots.plot_confusion(ten["confusion"], names))
+
+# %% [markdown]
+# Ten crops cost ten forward passes per image. How much they buy depends on the model and the resolution:
+# the paper's Table 3 numbers are ten-crop, and its best single-model result averages more scales still
+# (shorter side 224 to 640, fully convolutional). At a low resolution the ten crops differ by a few pixels
+# only, so most of what they add is the mirror image. torchvision's single centre crop at 224 from 256 (232
+# for V2) is the convention most papers now report. The confusion matrix shows which of the ten classes the
+# small model mixes up; ImageNet has a thousand.
+#
+# ## Summary
+
+# %% tags=["nbval-ignore-output"]
+print(f"run size {SIZE} on {HARDWARE}")
+print(f"  ResNet-50 training throughput, best setting ({best_name}): {best:.1f} images/s -> "
+      f"{hours:,.0f} {unit}-hours for 90 ImageNet epochs")
+print(f"  Imagenette, {RUN.arch} at {RUN.size} px, {RUN.epochs} epochs: val top-1 {100 * h[-1]['val_top1']:.1f}% "
+      f"(centre crop), {100 * ten['top1']:.1f}% with ten crops on {ten['count']} images")
+print(f"  this notebook ran for {time.perf_counter() - T0:.0f} s")
+
+# %% [markdown]
+# - The paper's recipe is short: SGD, batch 256, lr 0.1 divided by 10 at plateaus, weight decay 1e-4, 90
+#   epochs. torchvision's V2 recipe keeps the network and gains 4.7 points of top-1 with a cosine schedule,
+#   label smoothing, mixup and cutmix, stronger augmentation, EMA and 600 epochs.
+# - The library trains the paper's recipe on any number of GPUs with one command under `torchrun`, and
+#   resumes it from `last.pt`.
+# - Measure before buying: the throughput printed above, times the epochs, gives the device-hours. On a CPU a
+#   full ImageNet run is out of reach, which is why this book's ImageNet experiments run on ten classes at
+#   low resolution unless a GPU is at hand.
