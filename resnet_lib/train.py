@@ -46,7 +46,7 @@ with warnings.catch_warnings():  # in a notebook without ipywidgets tqdm.auto wa
 from . import models
 
 __all__ = [
-    "TrainConfig", "History", "Checkpoint", "TrainingError", "CheckpointError", "fit", "evaluate",
+    "TrainConfig", "History", "Checkpoint", "TrainingError", "CheckpointError", "fit", "evaluate", "predict",
     "save_checkpoint", "load_checkpoint", "load_weights", "lr_factor", "make_scheduler", "param_groups",
     "pick_device", "uses_channels_last", "autocast_dtype", "Stopwatch", "setup_distributed", "cleanup_distributed",
     "DistInfo",
@@ -601,6 +601,19 @@ def evaluate(model: nn.Module, loader, device: str | torch.device | None = None,
     result.update(per_class=per_class, confusion=confusion, count=n)
     return result
 
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader, device: str | torch.device | None = None) -> torch.Tensor:
+    """The predicted class of every image `loader` gives, in order (a CPU tensor of int64): the arg-max
+    of the logits, with the model in eval mode (and put back as it was). `device`: None = where the model is."""
+    device = torch.device(device) if device is not None else next(model.parameters(), torch.empty(0)).device
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.cat([model(x.to(device)).argmax(1).cpu() for x, _ in loader])
+    finally:
+        model.train(was_training)
 
 # ---------------------------------------------------------------------------------------------- fit
 
