@@ -33,6 +33,7 @@ import torch
 import torchvision
 import resnet_lib
 from resnet_lib import complexity, models, paper
+from resnet_lib.complexity import on_meta
 from resnet_lib.runsize import describe, run_size
 
 SIZE = run_size()
@@ -51,10 +52,6 @@ print(describe(SIZE))
 # ("v1"); torchvision moved it to the $3\times3$ convolution ("v1.5"), which costs more. We print both.
 
 # %%
-def on_meta(name, **kwargs):
-    with torch.device("meta"):
-        return models.build(name, **kwargs)
-
 print(f"{'model':<10} {'params (M)':>10} {'GMACs v1':>9} {'paper':>6} {'GMACs v1.5':>10}")
 for name in ["vgg16", "vgg19", "plain34", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]:
     params = complexity.count_params(on_meta(name))

@@ -367,10 +367,7 @@ plot_gradients({**at_init, **trained}, "plain-56 and ResNet-56, at initialisatio
 # What each costs, counted on the library's models:
 
 # %%
-def on_meta(name, **kwargs):
-    with torch.device("meta"):  # shapes only: nothing is allocated
-        return build(name, **kwargs)
-
+from resnet_lib.complexity import on_meta  # built on the meta device: shapes only, nothing is allocated
 
 print(f"{'network':<11} {'option':>6} {'projections':>11} {'parameters':>11} {'vs A':>7} {'multiply-adds':>14} {'vs A':>7}")
 for depth in (20, 56, 110):

@@ -46,30 +46,13 @@ import inspect
 import textwrap
 
 import torch
-from IPython.display import Markdown, display
 from torch import nn
 
 from resnet_lib import paper
-from resnet_lib.complexity import (count_macs, count_params, profile,
-                                   stage_table)
+from resnet_lib.complexity import (count_macs, count_params, on_meta,
+                                   profile, stage_table)
 from resnet_lib.models import BasicBlock, Bottleneck, build
-
-
-def on_meta(make, *args, **kwargs):
-    """Build on PyTorch's meta device: tensors with shapes but no data.
-    Counting needs only the shapes: nothing is allocated or computed."""
-    with torch.device("meta"):
-        return make(*args, **kwargs)
-
-
-def show_table(header, rows, align="right"):
-    """Show rows as a table: the first column left-aligned, the others
-    aligned right or centred."""
-    rule = {"right": "--:", "center": ":-:"}[align]
-    lines = ["| " + " | ".join(header) + " |",
-             "|:--|" + f"{rule}|" * (len(header) - 1)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
-    display(Markdown("\n".join(lines)))
+from resnet_lib.show import show_table
 
 
 # %% [markdown]

@@ -46,47 +46,24 @@ import statistics
 
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import Markdown, display
 from torch import nn
 from torchvision.models import get_model_weights
 
 from resnet_lib import paper
-from resnet_lib.complexity import forward_seconds, profile
+from resnet_lib.complexity import forward_seconds, on_meta, profile
 from resnet_lib.models import build
+from resnet_lib.probes import weighted_layers
 from resnet_lib.runsize import pick
+from resnet_lib.show import network_name, nowrap, show_table
 
 NAMES = ["vgg16", "vgg19", "plain34", "resnet18", "resnet34", "resnet50",
          "resnet101", "resnet152"]
-LABEL = {"vgg16": "VGG-16", "vgg19": "VGG-19", "plain34": "plain-34",
-         "resnet18": "ResNet-18", "resnet34": "ResNet-34",
-         "resnet50": "ResNet-50", "resnet101": "ResNet-101",
-         "resnet152": "ResNet-152"}
+LABEL = {n: network_name(n) for n in NAMES}  # resnet50 -> ResNet-50
 COLORS = {"vgg": "#8c8c8c", "plain": "#dd8452", "resnet": "#4c72b0"}
 
 
 def color(name):
     return next(c for fam, c in COLORS.items() if name.startswith(fam))
-
-
-def on_meta(name, **kwargs):
-    """Build on PyTorch's meta device: shapes without data, so counting
-    costs no memory and no arithmetic."""
-    with torch.device("meta"):
-        return build(name, **kwargs)
-
-
-def nowrap(label):
-    """Non-breaking hyphens, so that a table keeps the label whole."""
-    return label.replace("-", "\u2011")
-
-
-def show_table(header, rows):
-    """Show rows as a table: the first column left-aligned, the others
-    right-aligned."""
-    lines = ["| " + " | ".join(header) + " |",
-             "|:--|" + "--:|" * (len(header) - 1)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
-    display(Markdown("\n".join(lines)))
 
 
 # %% [markdown]
@@ -99,17 +76,11 @@ def show_table(header, rows):
 # meta device, so the whole table takes a few seconds.
 
 # %%
-def weighted_layers(net):
-    # convolutions and fc layers on the main path (not the projections)
-    return sum(isinstance(m, (nn.Conv2d, nn.Linear))
-               and ".downsample." not in f".{name}."
-               for name, m in net.named_modules())
-
-
 costs, depth = {}, {}
 for n in NAMES:
-    net = on_meta(n)
-    costs[n], depth[n] = profile(net), weighted_layers(net)
+    net = on_meta(n)  # built on the meta device: shapes without data
+    # depth: the convolutions and fc layers on the main path (not the projection shortcuts)
+    costs[n], depth[n] = profile(net), len(weighted_layers(net))
 total = {n: costs[n][""] for n in NAMES}
 MiB = 2**20
 

@@ -34,18 +34,18 @@ if "google.colab" in sys.modules:
                     "git+https://github.com/resnet-book/resnet-book"], check=True)
 
 # %% tags=["nbval-ignore-output"]
-import json
 import pprint
 import time
-import urllib.request
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 
 from resnet_lib import data, paper, plots, recipes, train
+from resnet_lib.results import load_result
 from resnet_lib.runsize import describe, in_colab, pick, run_size
+from resnet_lib.show import data_copy, duration, network_name, show_table
 
 # %matplotlib inline
 
@@ -169,14 +169,6 @@ OUT = pick(SIZE, smoke=None, cpu=None, gpu="runs")  # checkpoints (None: none)
 PROGRESS = pick(SIZE, smoke=False, cpu=False, gpu=None)  # gpu: progress bars
 
 
-def predict(model, loader, device):
-    """The predicted class of every image the loader gives, in order."""
-    model.eval()
-    with torch.no_grad():
-        return torch.cat([model(x.to(device)).argmax(1).cpu()
-                          for x, _ in loader])
-
-
 runs = {}
 for name in NAMES:
     t0 = time.perf_counter()
@@ -188,7 +180,7 @@ for name in NAMES:
     # The test set, once, on the final network.
     test_loader = recipes.split_loader(name, "test", config,
                                        subset=TEST_SUBSET, download=DOWNLOAD)
-    preds = predict(model, test_loader, train.pick_device(config.device))
+    preds = train.predict(model, test_loader, train.pick_device(config.device))
     labels = test_loader.labels.cpu()
     runs[name] = dict(
         history=history, config=config, preds=preds, labels=labels,
@@ -237,44 +229,7 @@ for name, run in runs.items():
 # command that made it.
 
 # %%
-RESULTS = Path("../results")  # the book's stored runs, beside notebooks/
-RAW = ("https://raw.githubusercontent.com/resnet-book/resnet-book/main/"
-       "results/")
-RECORDED = ["cifar10-resnet20-cpu.json"]
-
-
-def load_result(name):
-    """A stored run from results/ (in Colab, from the book's repository)."""
-    if (RESULTS / name).is_file():
-        return json.loads((RESULTS / name).read_text())
-    if in_colab():
-        with urllib.request.urlopen(RAW + name) as f:
-            return json.load(f)
-    raise FileNotFoundError(f"no {name} in {RESULTS}: run this notebook "
-                            f"from the book's notebooks/ folder")
-
-
-def show_table(header, rows):
-    lines = ["| " + " | ".join(header) + " |",
-             "|:--|" + "--:|" * (len(header) - 1)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
-    display(Markdown("\n".join(lines)))
-
-
-def duration(seconds):
-    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
-
-
-def data_copy(source):
-    if "JPEG" in source:
-        return "JPEG copy"
-    return "official" if "official" in source else source
-
-
-def network(model_name):
-    return (model_name.replace("cifar_resnet", "ResNet-")
-            .replace("cifar_plain", "plain-"))
-
+RECORDED = ["cifar10-resnet20-cpu"]  # stored runs, in the book's results/ folder
 
 HEADER = ["network", "source", "run size", "hardware", "data", "training",
           "wall time", "val error (%)", "test error (%)"]
@@ -286,7 +241,7 @@ recorded = [load_result(name) for name in RECORDED]
 for r in recorded:
     p = r["provenance"]
     rows.append([
-        network(r["model"]), "ours, recorded",
+        network_name(r["model"]), "ours, recorded",
         f"{r['run_size']} (recorded run)",
         p["hardware"], data_copy(p["data"]),
         f"{r['epochs']} epochs = {r['iterations']:,} iterations of "
@@ -320,7 +275,7 @@ mine = []
 for name, run in runs.items():
     h, cfg = run["history"], run["config"]
     mine.append([
-        network(cfg.model), "ours, this page", SIZE, run["hardware"],
+        network_name(cfg.model), "ours, this page", SIZE, run["hardware"],
         data_copy(h.meta["data"]),
         f"{len(h)} epochs = {h[-1]['iteration']:,} iterations of "
         f"{cfg.batch_size} on {run['train_images']:,} images",

@@ -65,7 +65,7 @@ from resnet_lib import data, models, plots
 from resnet_lib.pretrain import book_run, imagenette_pretrained, in_memory, resize_for, tensor_transforms
 from resnet_lib.recipes import describe as describe_recipe, get_recipe
 from resnet_lib.runsize import in_colab, pick
-from resnet_lib.train import TrainConfig, evaluate, fit
+from resnet_lib.train import TrainConfig, evaluate, fit, predict
 from resnet_lib.transfer import freeze_backbone, load_pretrained, pretrained_weights, weights_file
 
 DOWNLOAD = in_colab()  # in Colab: download the data sets and torchvision's weights
@@ -309,12 +309,6 @@ display(fig)
 
 
 # %% tags=["nbval-ignore-output"]
-@torch.no_grad()
-def predict(net, loader):
-    net.eval()
-    return torch.cat([net(x).argmax(1) for x, _ in loader])
-
-
 pred = predict(nets[best], test_loader)
 truth = pets_test.labels
 assert torch.equal(torch.bincount(truth * len(BREEDS) + pred, minlength=len(BREEDS) ** 2).view(

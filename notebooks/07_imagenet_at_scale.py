@@ -60,7 +60,7 @@ import warnings
 from pathlib import Path
 
 import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 from torch import nn
 from torchvision.models import ResNet50_Weights
 from tqdm import TqdmWarning
@@ -72,18 +72,13 @@ from resnet_lib import data, models, paper, plots
 from resnet_lib.pretrain import book_run, imagenette_pretrained, in_memory, resize_for, tensor_transforms
 from resnet_lib.recipes import describe as describe_recipe, get_recipe
 from resnet_lib.runsize import in_colab, pick
+from resnet_lib.show import show_table
+from resnet_lib.speed import TrainingStep
 from resnet_lib.train import autocast_dtype, evaluate, pick_device
 from resnet_lib.transfer import load_pretrained, pretrained_weights, weights_file
 
 DOWNLOAD = in_colab()  # in Colab: download Imagenette and torchvision's weights
 DEVICE = pick_device()
-
-
-def show_table(header, rows):
-    lines = ["| " + " | ".join(header) + " |",
-             "|:--|" + "--:|" * (len(header) - 1)]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
-    display(Markdown("\n".join(lines)))
 
 
 # %% [markdown]
@@ -297,41 +292,16 @@ WARMUP, STEPS = pick(SIZE, smoke=(1, 1), cpu=(1, 2), gpu=(10, 30))
 COMPILE = pick(SIZE, smoke=False, cpu=True, gpu=True)  # compiling takes minutes on a CPU
 
 
-def sync():
-    if DEVICE.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def train_throughput(arch="resnet50", amp=None, channels_last=False, compile=False):
-    """Images per second of training steps, and the seconds before the first step was done."""
+    """Images per second of training steps (on one random batch: the data costs nothing here), and the
+    seconds the warm-up steps took (for torch.compile, mostly compiling)."""
     torch.manual_seed(0)
     model = models.build(arch).to(DEVICE)
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(memory_format=fmt)
-    net = torch.compile(model) if compile else model
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    scaler = torch.amp.GradScaler(DEVICE.type, enabled=amp == torch.float16)
-    x = torch.randn(BENCH_BATCH, 3, BENCH_PX, BENCH_PX, device=DEVICE).contiguous(memory_format=fmt)
+    x = torch.randn(BENCH_BATCH, 3, BENCH_PX, BENCH_PX, device=DEVICE)
     y = torch.randint(0, 1000, (BENCH_BATCH,), device=DEVICE)
-
-    def step():
-        with torch.autocast(DEVICE.type, dtype=amp, enabled=amp is not None):
-            loss = nn.functional.cross_entropy(net(x), y)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-
-    start = time.perf_counter()
-    for _ in range(WARMUP):
-        step()
-    sync()
-    first = time.perf_counter() - start
-    start = time.perf_counter()
-    for _ in range(STEPS):
-        step()
-    sync()
-    return BENCH_BATCH * STEPS / (time.perf_counter() - start), first
+    step = TrainingStep(model, [(x, y)], amp=amp, channels_last=channels_last, compile=compile)
+    first = WARMUP * BENCH_BATCH / step.run(WARMUP)
+    return step.run(STEPS), first
 
 
 # Mixed precision: what amp="auto" uses on CUDA (bfloat16, or float16 with a gradient scaler); on a CPU the

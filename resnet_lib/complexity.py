@@ -15,7 +15,18 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["count_params", "count_macs", "Cost", "cost", "profile", "stage_table", "format_table", "forward_seconds"]
+__all__ = ["on_meta", "count_params", "count_macs", "Cost", "cost", "profile", "stage_table", "format_table",
+           "forward_seconds"]
+
+
+def on_meta(make, *args, **kwargs) -> nn.Module:
+    """Build a network on PyTorch's meta device: tensors with shapes but no data. Counting parameters and
+    multiply-adds needs only the shapes, so nothing is allocated or computed. `make`: a name that
+    `models.build` knows (on_meta("resnet50", variant="v1")) or any callable (on_meta(Bottleneck, 256, 64))."""
+    from .models import build
+
+    with torch.device("meta"):
+        return build(make, *args, **kwargs) if isinstance(make, str) else make(*args, **kwargs)
 
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:

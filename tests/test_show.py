@@ -1,0 +1,51 @@
+"""The chapters' printing helpers, the stored-results loader and the training-step ceiling."""
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from resnet_lib import models, results
+from resnet_lib.show import data_copy, duration, markdown_table, network_name, nowrap
+from resnet_lib.speed import TrainingStep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_markdown_table_aligns_the_first_column_left():
+    assert markdown_table(["net", "params"], [["ResNet-20", 269_722]]) == (
+        "| net | params |\n|:--|--:|\n| ResNet-20 | 269722 |")
+    assert markdown_table(["a", "b", "c"], [], align="center") == "| a | b | c |\n|:--|:-:|:-:|"
+
+
+def test_names_durations_and_data_copies():
+    assert [network_name(n) for n in ("cifar_resnet110", "cifar_plain20", "resnet152", "plain34", "vgg16")] == [
+        "ResNet-110", "plain-20", "ResNet-152", "plain-34", "VGG-16"]
+    assert nowrap("ResNet-50") == "ResNet\u201150"
+    assert (duration(42), duration(95), duration(3600)) == ("42 s", "2 min", "60 min")
+    assert data_copy("CIFAR-10, JPEG copy (cifar10-jpeg): ...") == "JPEG copy"
+    assert data_copy("CIFAR-10, official release") == "official"
+
+
+def test_stored_results_load_by_name():
+    run = results.load_result("cifar10-resnet20-cpu")
+    assert run["recipe"] == "cifar10-resnet20" and run["test"]["count"] == 10_000
+    with pytest.raises(FileNotFoundError, match="no nothing-here.json in"):
+        results.load_result("nothing-here")
+
+
+def test_the_repository_url_is_the_one_in_config():
+    config_url = re.search(r"^\s*url:\s*(\S+)", (ROOT / "_config.yml").read_text(), re.M).group(1)
+    assert results.REPOSITORY_URL == config_url
+
+
+def test_training_step_trains_and_counts_images():
+    torch.manual_seed(0)
+    model = models.build("cifar_resnet20")
+    before = model.fc.weight.detach().clone()
+    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    step = TrainingStep(model, [(x, y), (x[:2], y[:2])], channels_last=True)
+    assert step.run(3) > 0 and step.steps_done == 3
+    assert not torch.equal(model.fc.weight, before)
+    assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
