@@ -14,11 +14,13 @@
 # computed by `resnet_lib` from the models themselves, and printed beside the number the paper
 # {cite}`he2016deep` gives.
 #
-# **You will see**
-# - the five ImageNet ResNets of the paper's Table 1, its plain baseline and VGG, with their parameters and
-#   multiply-adds;
-# - the six CIFAR-10 ResNets of the paper's Section 4.2 and their parameters;
-# - that our ImageNet models are torchvision's, weight for weight.
+# **Learning goals.** After this chapter you can
+# - name the five ImageNet ResNets of the paper's Table 1, its plain baseline and VGG, and say what each
+#   costs in parameters and multiply-adds, and why the paper's "FLOPs" are multiply-adds;
+# - explain the one place where our exact counts and the paper's printed figures part, and why;
+# - follow an image through the stages of ResNet-18 and ResNet-50, shape by shape;
+# - name the six CIFAR-10 ResNets of the paper's Section 4.2 and their parameters;
+# - check that our ImageNet models are torchvision's, weight for weight.
 
 # %% tags=["hide-input"]
 # In Colab, install resnet_lib from the book's repository (elsewhere `make book` or `pip install -e .` did).
@@ -53,6 +55,7 @@ print(describe(SIZE))
 
 # %%
 print(f"{'model':<10} {'params (M)':>10} {'GMACs v1':>9} {'paper':>6} {'GMACs v1.5':>10}")
+rounds_to_paper = {}
 for name in ["vgg16", "vgg19", "plain34", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]:
     params = complexity.count_params(on_meta(name))
     if name.startswith("resnet"):
@@ -63,14 +66,58 @@ for name in ["vgg16", "vgg19", "plain34", "resnet18", "resnet34", "resnet50", "r
         v1 = v15 = complexity.count_macs(on_meta(name)) / 1e9
         quoted = {"vgg19": paper.VGG19_GMACS, "plain34": paper.PLAIN34_GMACS}.get(name)
     print(f"{name:<10} {params / 1e6:>10.2f} {v1:>9.2f} {quoted or '':>6} {v15:>10.2f}")
+    if quoted:
+        rounds_to_paper[name] = round(v1, 1) == quoted
+assert [n for n, same in rounds_to_paper.items() if not same] == ["resnet34", "resnet50"]
 
 # %% [markdown]
-# Our counts agree with the paper's to its last printed digit. The paper is not consistent in how it rounds
-# (3.66 is printed "3.6", 7.57 is printed "7.6"), so the test suite checks the exact counts above and that
-# each lies within 0.07 of the paper's figure. VGG-16 has no figure in the paper's text, only VGG-19.
+# Rounded to the paper's one decimal, five of our seven counts print as the paper does: VGG-19 (19.63, the
+# paper's 19.6), plain-34 (3.64, 3.6), ResNet-18 (1.81, 1.8), ResNet-101 (7.57, 7.6) and ResNet-152
+# (11.28, 11.3). Two do not: ResNet-34 (3.66, printed 3.6) and ResNet-50 (3.86, printed 3.8). VGG-16 has no
+# figure in the paper's text, only VGG-19.
 #
-# ResNet-34 does about a fifth of VGG-19's multiply-adds with less than a sixth of its parameters. Chapter 4
-# looks at what these numbers do and do not say about speed.
+# ### Where our counts and the paper's part
+#
+# The paper's ResNet-34 comes in three versions, by the shortcut used where a block changes shape (its
+# Section 4.1): **A**, the identity with zero-padded extra channels, which costs nothing; **B**, a $1\times1$
+# projection there; **C**, projections everywhere. Its first comparison, the one of Table 2 and Figure 4,
+# uses option A "so they have no extra parameter compared to the plain counterparts". Our (and
+# torchvision's) ResNets use option B. The next cell subtracts the projections' multiply-adds, giving what
+# the same network costs with option A:
+
+# %%
+print(f"{'model':<10} {'GMACs, B':>9} {'projections':>12} {'GMACs, A':>9} {'paper':>6}")
+without = {}
+for name in ["resnet18", "resnet34", "resnet50"]:
+    net = on_meta(name, variant="v1")
+    costs = complexity.profile(net)
+    projections = sum(costs[n].macs for n, m in net.named_modules() if n.endswith("downsample"))
+    without[name] = costs[""].macs - projections
+    print(f"{name:<10} {costs[''].macs / 1e9:>9.3f} {projections / 1e9:>12.3f} {without[name] / 1e9:>9.3f} "
+          f"{paper.TABLE1_GMACS[name]:>6}")
+
+# Option A adds no multiply-adds: ResNet-34 with it costs exactly what plain-34 costs.
+assert without["resnet34"] == complexity.count_macs(on_meta("plain34"))
+assert round(without["resnet34"] / 1e9, 1) == paper.TABLE1_GMACS["resnet34"]  # 3.64 -> 3.6
+assert round(without["resnet18"] / 1e9, 1) == paper.TABLE1_GMACS["resnet18"]  # 1.79 -> 1.8
+assert round(without["resnet50"] / 1e9, 1) != paper.TABLE1_GMACS["resnet50"]  # 3.50: not the paper's 3.8
+
+# %% [markdown]
+# With option A, ResNet-34 costs exactly what plain-34 costs, 3.64 billion multiply-adds, which the paper
+# prints as 3.6: the likelier reading is that Table 1 counts the 34-layer network of its first comparison.
+# ResNet-18 prints 1.8 either way. ResNet-50 stays open: the paper builds its bottleneck networks with
+# projection shortcuts (option B, 3.86), option A would give 3.50, and neither rounds to the printed 3.8.
+# The test suite checks every count on this page to the unit, and that each lies within 0.07 of the paper's
+# figure. Chapter 3 comes back to these totals, stage by stage.
+#
+# ResNet-34 does about a fifth of VGG-19's multiply-adds with less than a sixth of its parameters. The
+# paper's Figure 3 draws the three networks side by side, aligned by the size of the feature map each layer
+# outputs; this drawing is made from our models themselves (`tools/draw_figure3.py` reads every layer's
+# kernel, filters and stride off them):
+#
+# ![Three columns of layers, aligned by output size from 224x224 to 1x1. VGG-19: sixteen 3x3 convolutions in five groups separated by pooling, then three fully connected layers. The 34-layer plain network: a 7x7 convolution, pooling, then thirty-two 3x3 convolutions in four stages of 64, 128, 256 and 512 filters, average pooling and one fully connected layer. The 34-layer residual network: the same layers, with a shortcut around every pair of 3x3 convolutions, dashed where the shape changes.](../images/figure3_vgg_plain_resnet.svg)
+#
+# Chapter 4 looks at what these numbers do and do not say about speed.
 #
 # ## The CIFAR-10 networks
 #
@@ -84,14 +131,19 @@ for depth, quoted in paper.TABLE6_PARAMS_M.items():
     print(f"{depth:>5} {(depth - 2) // 6:>3} {params:>10,} {params / 1e6:>9.2f} {quoted:>9}")
 
 # %% [markdown]
-# ## ResNet-50, stage by stage
+# ## An image through ResNet-18 and ResNet-50, stage by stage
 #
 # `stage_table` groups the modules as the paper's Table 1 does: the $7 \times 7$ stem, the four stages
-# `conv2_x` to `conv5_x` (torchvision calls them `layer1` to `layer4`), and the classifier. Each stage halves
-# the feature map and doubles the width, which keeps the multiply-adds of each stage of the same order.
+# `conv2_x` to `conv5_x` (torchvision calls them `layer1` to `layer4`), and the classifier. The `output`
+# column traces the shape of one $3 \times 224 \times 224$ image (channels x height x width) through them.
+# After the stem and its pooling, each stage halves the feature map and doubles the width, which keeps the
+# multiply-adds of each stage of the same order. ResNet-18's basic blocks end with 64 to 512 channels;
+# ResNet-50's bottleneck blocks widen them four times, to 256 to 2048, before the same pooling and `fc`:
 
 # %%
-print(complexity.format_table(complexity.stage_table(on_meta("resnet50", variant="v1"))))
+for name in ("resnet18", "resnet50"):
+    print(name)
+    print(complexity.format_table(complexity.stage_table(on_meta(name, variant="v1"))), end="\n\n")
 
 # %% [markdown]
 # ## Our models are torchvision's
@@ -114,6 +166,64 @@ with torch.no_grad():
 # %% [markdown]
 # The test suite (`tests/test_models.py`) does the same for all five depths, and checks every count on this
 # page to the unit.
+#
+# ## Summary
+#
+# - The paper's "FLOPs" are multiply-adds. ResNet-18 to ResNet-152 cost 1.8 to 11.3 billion of them on a
+#   $224 \times 224$ image; VGG-19 costs 19.6 billion with 144 million parameters.
+# - Exact counting reproduces the paper's figures once rounded, except ResNet-34 (3.66 with projection
+#   shortcuts; 3.64, printed 3.6, with the parameter-free option A) and ResNet-50 (3.86 against 3.8, open).
+# - Every ImageNet ResNet runs the same plan: a stem that takes the image to $56 \times 56$, four stages that
+#   halve the map and double the width, global average pooling and one `fc` layer.
+# - The CIFAR-10 networks are much smaller: $6n+2$ layers of 16 to 64 filters, 0.27M parameters for
+#   ResNet-20.
+# - Our ImageNet models load torchvision's state dicts key for key and compute the same outputs.
+#
+# ## Exercises
+#
+# 1. Count the parameters of ResNet-34's first block in `layer2` by hand (two $3 \times 3$ convolutions, a
+#    projection, three batch norms) and check your sum with `complexity.count_params(on_meta("resnet34")
+#    .layer2[0])`.
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    $3 \cdot 3 \cdot 64 \cdot 128 + 3 \cdot 3 \cdot 128 \cdot 128 + 64 \cdot 128$ convolution weights,
+#    and $2 \times 128$ per batch norm (its weight and bias): 230,144 in all.
+#    :::
+# 2. Why does the $7 \times 7$ stem of ResNet-50 cost more multiply-adds than its `fc` layer, though it has
+#    far fewer weights? Check with `complexity.profile(on_meta("resnet50"))`.
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    A convolution's weights are used once at every output position ($112 \times 112$ of them for the
+#    stem); the `fc` layer's once per image.
+#    :::
+# 3. Build `on_meta("resnet50", variant="v1.5")` and find, with `profile`, which modules cost more than in
+#    "v1". Why does moving a stride from a $1 \times 1$ to a $3 \times 3$ convolution cost 0.23 billion
+#    multiply-adds?
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    With the stride in the $3 \times 3$ convolution, the first $1 \times 1$ convolution of each downsampling
+#    block runs at the full resolution, and the $3 \times 3$ one reads it there. Chapter 3 has the table.
+#    :::
+# 4. Count the multiply-adds of the CIFAR ResNet-56 on a $32 \times 32$ image with
+#    `complexity.count_macs(on_meta("cifar_resnet56"), (1, 3, 32, 32))`. How does it compare with ResNet-18
+#    on ImageNet, and why are the CIFAR networks so much cheaper?
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    About 0.13 billion: a $32 \times 32$ image has 49 times fewer pixels than $224 \times 224$, and the
+#    CIFAR stages are 16 to 64 filters wide instead of 64 to 512.
+#    :::
+# 5. Change the input to $1 \times 3 \times 448 \times 448$ in `count_macs`. By what factor do the
+#    multiply-adds of ResNet-50 grow, and why does the network still run on an image of that size?
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    Almost exactly four times (every feature map has four times the positions; only `fc` stays the same);
+#    the global average pooling before `fc` turns any map size into one vector of 2048 numbers.
+#    :::
 #
 # ## What comes next
 #
