@@ -49,3 +49,17 @@ def test_training_step_trains_and_counts_images():
     assert step.run(3) > 0 and step.steps_done == 3
     assert not torch.equal(model.fc.weight, before)
     assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_a_stored_network_loads_by_name(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    trained = models.build("cifar_resnet20")
+    torch.save(trained.state_dict(), tmp_path / "tiny-run.pt")
+    (tmp_path / "tiny-run.json").write_text('{"model": "cifar_resnet20", "config": {"model_kwargs": {}}}')
+    monkeypatch.setattr(results, "RESULTS", tmp_path)
+    model = results.load_model("tiny-run")
+    assert not model.training
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), trained.state_dict().values()))
+    (tmp_path / "no-weights.json").write_text('{"model": "cifar_resnet20"}')
+    with pytest.raises(FileNotFoundError, match="no no-weights.pt in .*stored without weights"):
+        results.load_model("no-weights")
