@@ -21,17 +21,20 @@ book: $(STAMP)
 
 test: unit nbval
 
+# The unit tests and the browser test of the built book (tests/test_browser.py builds it when it is stale).
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q
 
-# Real data for the chapters and tests: $RESNET_DATA, else the shared folder beside a checkout, if any.
+# Real data for the chapters and tests: $RESNET_DATA, else the shared folder beside a checkout, if any, else
+# the small sample in resnet_lib/sample_data (the smoke size only; `make test RESNET_DATA=` forces it).
 SHARED_DATA := $(abspath ../shared/data)
 export RESNET_DATA ?= $(if $(wildcard $(SHARED_DATA)/README.md),$(SHARED_DATA),)
 
-# The chapters at the smoke run size, outputs compared with the stored ones.
+# The chapters at the smoke run size, outputs compared with the stored ones (on the sample, those of the cells
+# that load a data set are not: tests/nbval_sample.py).
 nbval: $(STAMP)
 	RESNET_RUN_SIZE=smoke RESNET_PROGRESS=0 $(BIN)/python -m pytest --nbval notebooks -q -p no:cacheprovider \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg
+		-p tests.nbval_sample --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 # Re-run a chapter and store its outputs: make execute NB=notebooks/03_basic_vs_bottleneck.ipynb SIZE=cpu
 SIZE ?= cpu

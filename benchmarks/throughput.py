@@ -23,13 +23,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import json
 import os
-import platform
-import shlex
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,8 +34,9 @@ import torch
 from torch import nn
 
 from resnet_lib import data, models
-from resnet_lib.runsize import cpu_name
-from resnet_lib.train import Stopwatch, TrainConfig, autocast_dtype, fit, pick_device, uses_channels_last
+from resnet_lib.provenance import command_line, provenance
+from resnet_lib.speed import TrainingStep
+from resnet_lib.train import Stopwatch, TrainConfig, amp_dtype, fit, pick_device, uses_channels_last
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,9 +56,7 @@ def forever(loader):
 def library_defaults(device: torch.device) -> tuple[bool, torch.dtype | None, bool]:
     """(channels_last, autocast dtype, compile) as `fit` sets them on `device` from TrainConfig's defaults."""
     config = TrainConfig(iterations=1)
-    channels_last = uses_channels_last(config, device)
-    amp = {"auto": autocast_dtype(device), "off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.amp]
-    return channels_last, amp, config.compile
+    return uses_channels_last(config, device), amp_dtype(config.amp, device), config.compile
 
 
 def describe_settings(device: torch.device, compile: bool) -> str:
@@ -121,30 +116,14 @@ class Library:
         return fit(self.model, self.loader, config=config)[0]["images_per_s"]  # fit's own clock
 
 
-class Ceiling:
-    """(c): forward, backward and step on batches already on the device, with the settings of (b)."""
+class Ceiling(TrainingStep):
+    """(c): forward, backward and step on batches already on the device, with the settings of (b): the
+    library's `speed.TrainingStep` (the same SGD as `sgd` above), timed by CUDA events on a GPU."""
 
     def __init__(self, name, num_classes, batches, device, compile: bool):
-        channels_last, self.amp, _ = library_defaults(device)
-        self.device = device
-        self.model = new_model(name, num_classes, device, channels_last)
-        self.net = torch.compile(self.model) if compile else self.model
-        self.optimizer, self.criterion = sgd(self.model), nn.CrossEntropyLoss()
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp == torch.float16)
-        fmt = torch.channels_last if channels_last else torch.contiguous_format
-        self.batches = [(x.to(device).contiguous(memory_format=fmt), y.to(device)) for x, y in batches]
-
-    def run(self, steps: int) -> float:
-        timer = Stopwatch(self.device)  # CUDA events on a GPU, time.perf_counter elsewhere
-        for i in range(steps):
-            x, y = self.batches[i % len(self.batches)]
-            with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
-                loss = self.criterion(self.net(x), y)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        return steps * len(self.batches[0][1]) / timer.stop()
+        channels_last, amp, _ = library_defaults(device)
+        super().__init__(new_model(name, num_classes, device, channels_last), batches, amp=amp,
+                         channels_last=channels_last, compile=compile)
 
 
 # ---------------------------------------------------------------------------------------------- the table
@@ -196,22 +175,13 @@ def resnet50_rows(args, device) -> list[dict]:
                     min(args.steps, 8), args, device)
 
 
-def hardware(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda}"
-    return f"{cpu_name()}, {os.cpu_count()} logical CPUs, {torch.get_num_threads()} torch threads"
-
-
-def git_commit() -> str | None:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if commit.returncode:
-        return None
-    return commit.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+def summarise(rows: list[dict]) -> list[dict]:
+    """Each row's median img/s of (a), (b) and (c) and their ratios, in place (the rounds kept, rounded)."""
+    for r in rows:
+        r.update({k: statistics.median(v) for k, v in r["rounds"].items()})
+        r["b_over_a"], r["b_over_c"] = r["b"] / r["a"], r["b"] / r["c"]
+        r["rounds"] = {k: [round(x, 2) for x in v] for k, v in r["rounds"].items()}
+    return rows
 
 
 def table(rows: list[dict], summary: str, notes: list[str]) -> str:
@@ -243,19 +213,16 @@ def main(argv=None) -> None:
     args.warmup = args.warmup if args.warmup is not None else (20 if gpu else 3)
     args.steps = args.steps if args.steps is not None else (100 if gpu else 10)
     load_before = os.getloadavg()
-    started = datetime.datetime.now(datetime.timezone.utc)
+    origin = provenance(ROOT, command_line(__file__, sys.argv[1:] if argv is None else argv, ROOT), device)
 
     rows = [row for name in args.models for row in cifar_rows(name, args, device)]
     if args.resnet50 or gpu:
         rows += resnet50_rows(args, device)
-    for r in rows:
-        r.update({k: statistics.median(v) for k, v in r["rounds"].items()})
-        r["b_over_a"], r["b_over_c"] = r["b"] / r["a"], r["b"] / r["c"]
-        r["rounds"] = {k: [round(x, 2) for x in v] for k, v in r["rounds"].items()}
+    summarise(rows)
     load_after = os.getloadavg()
 
     settings = describe_settings(device, compile=library_defaults(device)[2])
-    summary = (f"training throughput on {device.type} ({hardware(device)}), torch {torch.__version__}; "
+    summary = (f"training throughput on {device.type} ({origin['hardware']}), torch {torch.__version__}; "
                f"{args.warmup} warm-up steps, then the median of {args.repeats} rounds of {args.steps} steps")
     notes = ["(a) eager, NCHW, float32; DataLoader over per-image transforms, 0 workers; .item() every step",
              f"(b) fit() on the library's loader; TrainConfig's defaults here: {settings}",
@@ -263,11 +230,8 @@ def main(argv=None) -> None:
              f"load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after, on {os.cpu_count()} CPUs"]
     print(table(rows, summary, notes))
 
-    command = "python benchmarks/throughput.py" + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:]))
     result = {"what": "images/s of the whole training step: (a) seed-style, (b) library, (c) ceiling",
-              "hardware": hardware(device), "device": device.type, "torch": str(torch.__version__),
-              "python": platform.python_version(), "git_commit": git_commit(), "command": command,
-              "date": started.isoformat(timespec="seconds"), "load_average_1min": [load_before[0], load_after[0]],
+              **origin, "device": device.type, "load_average_1min": [load_before[0], load_after[0]],
               "warmup_steps": args.warmup, "steps": args.steps, "repeats": args.repeats,
               "library_settings": settings, "notes": notes, "rows": rows}
     out = Path(args.json) if args.json else ROOT / "results" / f"benchmark-{device.type}.json"

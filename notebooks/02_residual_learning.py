@@ -75,7 +75,9 @@ device = pick_device()
 # \mathbf{y} = \mathcal{F}(\mathbf{x}, \{W_i\}) + \mathbf{x}.
 # $$
 #
-# This is the paper's Eq. 1. The two formulations can represent the same functions; what differs is what
+# ![A residual block: the input x goes through a weight layer, a ReLU and a second weight layer, which compute F(x); an identity shortcut carries x around them to an addition, and a ReLU follows the sum F(x) + x.](../images/figure2_residual_block.svg)
+#
+# This is the paper's Eq. 1 and its Figure 2. The two formulations can represent the same functions; what differs is what
 # is easy to reach. If the best a block can do is to pass its input through unchanged, as the extra layers
 # of the deep network in chapter 1 should, a residual block only has to drive its weights toward zero,
 # while a plain block has to make a stack of convolutions, batch normalisations and ReLUs compute the
@@ -83,20 +85,54 @@ device = pick_device()
 # correction to it.
 #
 # In the CIFAR-10 networks of the paper's Section 4.2, $\mathcal{F}$ is two $3\times3$ convolutions, each
-# followed by batch normalisation, with a ReLU between them; a second ReLU comes after the addition. The
-# library's `CifarBlock`, its residual function and its forward pass:
+# followed by batch normalisation, with a ReLU between them; a second ReLU comes after the addition. That
+# is the whole block, and it fits in a few lines of PyTorch. Here it is from scratch, for a block that
+# keeps its shape (16 channels in, 16 out, as in the first stage):
+
+# %%
+from torch import nn
+
+
+class BlockFromScratch(nn.Module):
+    """y = relu(F(x) + x), with F(x) = BN(conv(relu(BN(conv(x))))): the paper's Figure 2 and Eq. 1."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        f = torch.relu(self.bn1(self.conv1(x)))  # the first weight layer, then relu
+        f = self.bn2(self.conv2(f))  # the second weight layer: F(x)
+        return torch.relu(f + x)  # the shortcut: F(x) + x, then the second relu
+
+
+torch.manual_seed(0)
+ours = CifarBlock(16, 16).eval()
+scratch = BlockFromScratch(16).eval()
+print(scratch.load_state_dict(ours.state_dict()))  # strict: the same weights, key for key
+x = torch.randn(2, 16, 32, 32)
+with torch.no_grad():
+    print("largest difference from the library's CifarBlock:", (scratch(x) - ours(x)).abs().max().item())
+
+# %% [markdown]
+# The library's `CifarBlock` computes the same function, with more to handle: the first block of a stage
+# changes the shape (the shortcut options below), and the same code builds the plain twin. Its residual
+# function and its forward pass:
 
 # %%
 print(textwrap.dedent(inspect.getsource(CifarBlock.residual_function)))
 print(textwrap.dedent(inspect.getsource(CifarBlock.forward)))
 
 # %% [markdown]
-# `out + (x if self.shortcut is None else self.shortcut(x))` is $\mathcal{F}(\mathbf{x}) + \mathbf{x}$.
-# The shortcut is `x` itself, except in the first block of a stage, where the feature map halves and the
-# number of channels doubles and the shortcut has to change shape too (the options A, B and C below). The
-# plain twin of each network is the same code with `residual=False`: the same layers, the same
-# initialisation, no addition. The two differ by nothing else:
-
+# `out + (x if shortcut is None else shortcut(x))` is $\mathcal{F}(\mathbf{x}) + \mathbf{x}$: every block of
+# the library shares this `forward` (it is `ResidualBlock`'s). The shortcut is `x` itself, except in the
+# first block of a stage, where the feature map halves and the number of channels doubles and the shortcut
+# has to change shape too (the options A, B and C below). The plain twin of each network is the same code
+# with `residual=False`: the same layers, the same initialisation, no addition. The two differ by nothing
+# else:
 # %%
 for depth in (20, 56):
     plain, res = build(f"cifar_plain{depth}"), build(f"cifar_resnet{depth}")

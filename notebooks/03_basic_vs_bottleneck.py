@@ -78,9 +78,10 @@ print(textwrap.dedent(inspect.getsource(BasicBlock.residual_function)))
 print(textwrap.dedent(inspect.getsource(BasicBlock.forward)))
 
 # %% [markdown]
-# `forward` adds the input back: `out + shortcut` is $\mathcal{F}(\mathbf{x}) + \mathbf{x}$, where the
-# shortcut is `x` itself, or the projection $W_s\mathbf{x}$ of the paper's Eq. 2 (`downsample`, a
-# $1\times1$ convolution) in the few blocks where the shape changes. The bottleneck block has the same
+# `forward` adds the input back: `out + (x if shortcut is None else shortcut(x))` is
+# $\mathcal{F}(\mathbf{x}) + \mathbf{x}$, where the shortcut is `x` itself, or the projection
+# $W_s\mathbf{x}$ of the paper's Eq. 2 (`downsample`, a $1\times1$ convolution) in the few blocks where the
+# shape changes. The bottleneck block has the same
 # `forward`; only its residual function differs, with three convolutions instead of two:
 
 # %%

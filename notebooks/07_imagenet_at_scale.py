@@ -210,7 +210,7 @@ for wnid, name in zip(val_folder.classes, names):
 # %% [markdown]
 # ## Training with `torchrun`: one node, several nodes
 #
-# The library's command line, `resnet-train RECIPE` (also `python -m resnet_lib.train RECIPE`), trains a
+# The library's command line, `resnet-train RECIPE` (also `python -m resnet_lib RECIPE`), trains a
 # recipe by name. Under `torchrun` every process runs the same command: the library joins the process group
 # that `torchrun` describes, wraps the model in `DistributedDataParallel` (one process per GPU), gives each
 # process its shard of every epoch, and lets rank 0 alone print, write the history and save checkpoints.
@@ -218,15 +218,15 @@ for wnid, name in zip(val_folder.classes, names):
 #
 # ```bash
 # # one machine with 8 GPUs
-# torchrun --standalone --nproc_per_node=8 -m resnet_lib.train imagenet-resnet50 \
+# torchrun --standalone --nproc_per_node=8 -m resnet_lib imagenet-resnet50 \
 #     --data /data/imagenet --out runs/r50
 #
 # # 4 machines with 8 GPUs each: the same command on every machine, HOST being the first one's address
 # torchrun --nnodes=4 --nproc_per_node=8 --rdzv_id=r50 --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 \
-#     -m resnet_lib.train imagenet-resnet50 --data /data/imagenet --out runs/r50
+#     -m resnet_lib imagenet-resnet50 --data /data/imagenet --out runs/r50
 #
 # # continue a run that stopped (on one node or several: add --resume to the same command)
-# torchrun --standalone --nproc_per_node=8 -m resnet_lib.train imagenet-resnet50 \
+# torchrun --standalone --nproc_per_node=8 -m resnet_lib imagenet-resnet50 \
 #     --data /data/imagenet --out runs/r50 --resume runs/r50/last.pt
 # ```
 #
@@ -237,7 +237,7 @@ for wnid, name in zip(val_folder.classes, names):
 # recipes and options:
 
 # %% tags=["nbval-ignore-output"]
-listing = subprocess.run([sys.executable, "-m", "resnet_lib.train", "--list"], capture_output=True,
+listing = subprocess.run([sys.executable, "-m", "resnet_lib", "--list"], capture_output=True,
                          text=True, check=True).stdout
 print(listing)
 assert "imagenet-resnet50" in listing and "imagenette-resnet18" in listing
@@ -250,7 +250,7 @@ assert "imagenet-resnet50" in listing and "imagenette-resnet18" in listing
 # %% tags=["nbval-ignore-output"]
 run_dir = Path(tempfile.mkdtemp()) / "demo"
 ITERS = pick(SIZE, smoke=2, cpu=4, gpu=20)
-args = ["--standalone", "--nproc_per_node=2", "-m", "resnet_lib.train", "imagenette-resnet18",
+args = ["--standalone", "--nproc_per_node=2", "-m", "resnet_lib", "imagenette-resnet18",
         "--subset", "64", "--iterations", str(ITERS), "--batch-size", "16", "--workers", "0",
         "--out", str(run_dir)]
 print("$ torchrun " + " ".join(args).replace(str(run_dir), "runs/demo"))

@@ -1,14 +1,14 @@
 """resnet_lib: the models, cost accounting, data and training loop behind resnet-book.
 
 The submodules load on first use (`resnet_lib.train`, `resnet_lib.data`, ...), so that importing the package
-stays cheap and `python -m resnet_lib.train` runs the module once, as the program.
+stays cheap. `python -m resnet_lib RECIPE` is the command line (`resnet_lib/__main__.py`).
 """
 
 import importlib
 
 __version__ = "0.1.0"
-SUBMODULES = ("models", "complexity", "data", "train", "plots", "runsize", "recipes", "transfer", "probes",
-              "pretrain", "paper", "cli")
+SUBMODULES = ("models", "complexity", "data", "train", "checkpoint", "distributed", "provenance", "plots", "runsize",
+              "recipes", "transfer", "probes", "pretrain", "paper", "cli")
 _SHORTCUTS = {"build": "models", "model_names": "models", "count_params": "complexity", "count_macs": "complexity",
               "profile": "complexity", "stage_table": "complexity"}
 __all__ = [*SUBMODULES, *_SHORTCUTS, "__version__"]

@@ -1,14 +1,16 @@
-"""`resnet-train RECIPE`: train one of the recipes of `resnet_lib.recipes` from the command line.
+"""`resnet-train RECIPE` (also `python -m resnet_lib RECIPE`): train one of the recipes of `resnet_lib.recipes`.
 
     resnet-train --list
     resnet-train cifar10-resnet20 --out runs/r20                         # Section 4.2, 64k iterations
     resnet-train cifar10-resnet20 --subset 2000 --iterations 200         # a quick look
     resnet-train cifar10-resnet20 --out runs/r20 --resume runs/r20/last.pt
-    torchrun --standalone --nproc_per_node=8 -m resnet_lib.train imagenet-resnet50 --data /data/imagenet
+    torchrun --standalone --nproc_per_node=8 -m resnet_lib imagenet-resnet50 --data /data/imagenet \
+        --checkpoint-every 1000
 
 Under torchrun every process runs this; rank 0 alone prints and writes. Mistakes in the command (a recipe
 that does not exist, missing data, an unreadable checkpoint) end with one line `resnet-train: error: ...`
-and exit status 2.
+and exit status 2; the library's advice in them is given in the command line's terms (`--download`, not
+`download=True`).
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import data, recipes, train
+from . import data, distributed, recipes, train
+from .checkpoint import CheckpointError
 
 PROG = "resnet-train"
+# The library's advice names its arguments; the command line says its options instead.
+CLI_TERMS = (("pass download=True", "pass --download"), ("choose another out_dir", "choose another --out"),
+             ("Try a lower lr, a warm-up (warmup_iters) or amp='off'", "Try a lower --lr or --amp off"))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,6 +36,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _fail(message: str, status: int = 2):
+    for library, cli in CLI_TERMS:
+        message = message.replace(library, cli)
     print(f"{PROG}: error: {message}", file=sys.stderr)
     raise SystemExit(status)
 
@@ -68,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="where history.json, last.pt and best.pt go "
                    "(default runs/RECIPE)")
     p.add_argument("--resume", metavar="PATH", help="continue from this checkpoint (e.g. DIR/last.pt)")
+    p.add_argument("--checkpoint-every", type=_positive(int), metavar="N", help="also write last.pt every N "
+                   "iterations, inside epochs (default: at each epoch's end); --resume continues from there exactly")
     p.add_argument("--amp", choices=train.AMP_MODES, help="mixed precision (default auto: bf16 or fp16 on "
                    "CUDA, off elsewhere)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile the model "
@@ -115,34 +125,42 @@ def main(argv: list[str] | None = None) -> None:
     if args.resume is not None and not Path(args.resume).is_file():
         _fail(f"--resume {args.resume}: no such file")
     out = Path(args.out or Path("runs") / recipe.name)
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out} is a file, not a folder: choose another --out")
     if args.resume is None and (out / "last.pt").exists():
         _fail(f"{out} already holds a run (last.pt): continue it with --resume {out / 'last.pt'}, or choose "
               f"another --out")
 
-    dist = train.setup_distributed()
+    dist = distributed.setup_distributed()
     main_rank = dist.rank == 0
     say = print if main_rank else (lambda *a, **k: None)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _warn
             _run(args, recipe, out, dist, say)
-    except (OSError, ValueError, train.CheckpointError) as e:  # missing data or weights, bad values, bad files
+    except (OSError, ValueError, CheckpointError) as e:  # missing data or weights, bad values, bad files
         _fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
     except train.TrainingError as e:
         _fail(str(e), status=1)
+    except train.Interrupted as e:
+        where = (f"{e.checkpoint} holds {e.saved}; continue with --resume {e.checkpoint}" if e.checkpoint
+                 else "nothing was saved")
+        say(f"{PROG}: interrupted in epoch {e.epoch}: {where}", file=sys.stderr)
+        raise SystemExit(130) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     finally:
-        train.cleanup_distributed()
+        distributed.cleanup_distributed()
 
 
 def _warn(message, category, filename, lineno, file=None, line=None):
     print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
-def _run(args, recipe: recipes.Recipe, out: Path, dist: train.DistInfo, say) -> None:
+def _run(args, recipe: recipes.Recipe, out: Path, dist: distributed.DistInfo, say) -> None:
     overrides = dict(epochs=args.epochs, iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
-                     amp=args.amp, compile=args.compile, channels_last=args.channels_last, seed=args.seed)
+                     amp=args.amp, compile=args.compile, channels_last=args.channels_last, seed=args.seed,
+                     checkpoint_every=args.checkpoint_every)
     model, train_loader, val_loader, config = recipes.prepare(
         recipe, data_root=args.data, subset=args.subset, device=dist.device, download=args.download,
         workers=args.workers, pretrained=args.resume is None, **overrides)
@@ -156,10 +174,10 @@ def _run(args, recipe: recipes.Recipe, out: Path, dist: train.DistInfo, say) -> 
     splits = [f"{recipe.train_split} {_size(train_loader):,}", f"{recipe.val_split} {_size(val_loader):,}"]
     if test_loader is not None:
         splits.append(f"{recipe.test_split} {_size(test_loader):,}")
-    source = train._data_source(train_loader) or recipe.dataset
+    source = train.data_source(train_loader) or recipe.dataset
     say(f"source    {source}; in {data.data_root(args.data)}")
     say(f"images    {', '.join(splits)}" + (f" (--subset {args.subset})" if args.subset else ""))
-    amp = train._amp_dtype(config.amp, device)
+    amp = train.amp_dtype(config.amp, device)
     channels_last = train.uses_channels_last(config, device)
     say(f"device    {device}, {dist.world_size} process{'es' if dist.world_size > 1 else ''}; amp {str(amp).removeprefix('torch.') if amp else 'off'}"
         f", channels_last {'on' if channels_last else 'off'}, compile {'on' if config.compile else 'off'}")
@@ -168,7 +186,8 @@ def _run(args, recipe: recipes.Recipe, out: Path, dist: train.DistInfo, say) -> 
     history = train.fit(model, train_loader, val_loader, config, out_dir=out, resume=args.resume)
     last = history[-1] if len(history) else None
     if last is not None:
-        say(train._summary(last, math.ceil(history.meta["total_iterations"] / history.meta["iterations_per_epoch"])))
+        epochs = math.ceil(history.meta["total_iterations"] / history.meta["iterations_per_epoch"])
+        say(train.summary_line(last, epochs))
     if last is not None and "val_top1" in last:
         say(_metrics(f"final     {recipe.val_split}",
                      {k.removeprefix("val_"): v for k, v in last.items() if k.startswith("val_")},

@@ -39,8 +39,9 @@ def _input(model: nn.Module, input_size: tuple[int, ...]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def count_macs(model: nn.Module, input_size: tuple[int, ...] = (1, 3, 224, 224)) -> int:
-    """Multiply-accumulates of one forward pass on an input of `input_size` (batch included)."""
+def _counted_forward(model: nn.Module, input_size: tuple[int, ...]) -> FlopCounterMode:
+    """One forward pass in eval mode (BatchNorm as at test time) under PyTorch's FLOP counter; the model is
+    put back in the mode it was in."""
     was_training = model.training
     model.eval()
     try:
@@ -48,7 +49,12 @@ def count_macs(model: nn.Module, input_size: tuple[int, ...] = (1, 3, 224, 224))
             model(_input(model, input_size))
     finally:
         model.train(was_training)
-    return counter.get_total_flops() // 2
+    return counter
+
+
+def count_macs(model: nn.Module, input_size: tuple[int, ...] = (1, 3, 224, 224)) -> int:
+    """Multiply-accumulates of one forward pass on an input of `input_size` (batch included)."""
+    return _counted_forward(model, input_size).get_total_flops() // 2
 
 
 @dataclass
@@ -62,7 +68,6 @@ class Cost:
     activations: int = 0
 
 
-@torch.no_grad()
 def profile(model: nn.Module, input_size: tuple[int, ...] = (1, 3, 224, 224)) -> dict[str, Cost]:
     """Cost of every named module (as `model.named_modules()` names them; "" is the whole model)."""
     shapes: dict[str, tuple[int, ...]] = {}
@@ -75,13 +80,9 @@ def profile(model: nn.Module, input_size: tuple[int, ...] = (1, 3, 224, 224)) ->
                 if is_leaf:
                     leaf_elements[name] = leaf_elements.get(name, 0) + out.numel()
         hooks.append(module.register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
     try:
-        with FlopCounterMode(display=False) as counter:
-            model(_input(model, input_size))
+        counter = _counted_forward(model, input_size)
     finally:
-        model.train(was_training)
         for h in hooks:
             h.remove()
     # FlopCounterMode names modules "ClassName.child.grandchild"; the root is "ClassName".

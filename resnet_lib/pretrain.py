@@ -30,17 +30,14 @@ from torchvision.datasets.vision import StandardTransform
 from torchvision.transforms import v2
 
 from . import data, models
-from .train import History, TrainConfig, fit, load_weights
+from .checkpoint import load_weights
+from .data import resize_for  # chapters 6 and 7 import it from here too
+from .train import History, TrainConfig, fit
 
 __all__ = ["resize_for", "in_memory", "tensor_transforms", "ImagenetteRun", "Pretrained", "imagenette_pretrained",
            "imagenette_data"]
 
 FORMAT = 1  # bump when what a cached run holds, or how it is trained, changes
-
-
-def resize_for(size: int) -> int:
-    """The side images are kept at for crops of `size`: 256 for 224, the same ratio at any size."""
-    return round(size * 256 / 224)
 
 
 def in_memory(dataset, resize: int, source: str | None = None, count: int | None = None,
@@ -127,7 +124,7 @@ def imagenette_data(run: ImagenetteRun, root=None, download: bool = False):
     splits = []
     for split, n in (("train", run.train_images), ("val", run.val_images)):
         ds = data.imagenette(split, root, size=run.size, download=download)
-        splits.append(in_memory(ds, resize, f"Imagenette (imagenette2-160/), {split} split", count=n))
+        splits.append(in_memory(ds, resize, count=n))  # with ds.source: which copy, which split
     return tuple(splits)
 
 

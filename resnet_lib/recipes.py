@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from . import data, models
+from .distributed import rank_and_world_size
 from .train import TrainConfig, pick_device, uses_channels_last
 from .transfer import load_pretrained
 
@@ -157,12 +157,6 @@ class Prepared(NamedTuple):
     config: TrainConfig
 
 
-def _distributed() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 def _with_length(recipe: Recipe, overrides: dict) -> TrainConfig:
     """The recipe's config with `overrides` (TrainConfig fields); epochs replace iterations and vice versa."""
     overrides = {k: v for k, v in overrides.items() if v is not None}  # None: the recipe's value
@@ -204,10 +198,8 @@ def _image_dataset(recipe: Recipe, split: str, train: bool, root, download: bool
     size = recipe.image_size
     if recipe.dataset == "pets":
         ds = data.pets(split, root, target="breed", train=augment, size=size, download=download)
-        ds.source = f"Oxford-IIIT Pet (oxford-iiit-pet/), {split} split"
     elif recipe.dataset == "imagenette":
         ds = data.imagenette(split, root, train=augment, size=size, download=download)
-        ds.source = f"Imagenette (imagenette2-160/), {split} split"
     elif recipe.dataset == "imagenet":
         ds = data.imagenet(split, root, train=augment, size=size)
         ds.source = f"ImageNet-1k (ILSVRC2012) folders, {split} split"
@@ -221,7 +213,7 @@ def _image_dataset(recipe: Recipe, split: str, train: bool, root, download: bool
 def _cifar_loader(recipe: Recipe, split: str, train: bool, batch_size: int, root, subset, device, download,
                   seed: int, channels_last: bool):
     tensors = data.load_cifar10(split, root, download)
-    rank, world = _distributed()
+    rank, world = rank_and_world_size()
     return data.CifarLoader(tensors, batch_size, train=train, device=device, seed=seed,
                             augment=train and recipe.augment != "none", channels_last=channels_last,
                             rank=rank, world_size=world, subset=min(subset, len(tensors)) if subset else None)
@@ -230,7 +222,7 @@ def _cifar_loader(recipe: Recipe, split: str, train: bool, batch_size: int, root
 def _loader(recipe: Recipe, split: str, train: bool, config: TrainConfig, data_root, subset, device, download,
             workers):
     """A loader of one split, for this process (its shard, under torch.distributed)."""
-    rank, world = _distributed()
+    rank, world = rank_and_world_size()
     if train and config.batch_size % world:
         raise ValueError(f"batch size {config.batch_size} does not split evenly over {world} processes")
     if recipe.dataset == "cifar10":

@@ -22,8 +22,7 @@ def run_size(default: str | None = None) -> str:
     """The run size for this process: $RESNET_RUN_SIZE, else `default`, else from the hardware."""
     size = os.environ.get(ENV_VAR, "").strip().lower() or default
     if size is None:
-        has_gpu = torch.cuda.is_available() or (hasattr(torch.backends, "mps") and torch.backends.mps.is_available())
-        size = "gpu" if has_gpu else "cpu"
+        size = "cpu" if pick_device().type == "cpu" else "gpu"
     if size not in RUN_SIZES:
         raise ValueError(f"{ENV_VAR} must be one of {', '.join(RUN_SIZES)}, got {size!r}")
     return size
@@ -36,11 +35,31 @@ def pick(size: str, **choices):
     return choices[size]
 
 
-def hardware() -> str:
-    """What this process computes on, in words: the GPUs, or the CPU and the threads torch uses."""
-    if torch.cuda.is_available():
+def _mps_available() -> bool:
+    return hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
+
+
+def pick_device(preferred: str | torch.device | None = None) -> torch.device:
+    """`preferred` if it is usable, else (None) the best there is: cuda, then mps, then cpu."""
+    if preferred is None:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if _mps_available() else "cpu")
+    device = torch.device(preferred)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {str(device)!r} asked for, but this torch sees no CUDA GPU; use device='cpu'")
+    if device.type == "mps" and not _mps_available():
+        raise RuntimeError("device 'mps' asked for, but no Apple GPU is available; use device='cpu'")
+    return device
+
+
+def hardware(device: str | torch.device | None = None) -> str:
+    """What `device` (default: the best there is, see `pick_device`) is, in words: the GPUs, or the CPU and
+    the threads torch uses."""
+    kind = pick_device(device).type
+    if kind == "cuda":
         return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
-    if hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
+    if kind == "mps":
         return "Apple GPU (mps)"
     threads = torch.get_num_threads()
     return f"CPU ({cpu_name()}), {threads} thread{'s' if threads > 1 else ''}"
@@ -62,6 +81,14 @@ def cpu_name() -> str:
 
 
 def in_colab() -> bool:
-    """True inside Google Colab (chapters then download the data sets they use)."""
+    """True inside Google Colab."""
     import sys
     return "google.colab" in sys.modules
+
+
+def download_for(size: str) -> bool:
+    """Whether a chapter at run size `size` downloads the data sets and weights it does not find: at the cpu
+    and gpu sizes, and anywhere in Colab. At the smoke size the library reads its own sample instead."""
+    if size not in RUN_SIZES:
+        raise ValueError(f"size must be one of {', '.join(RUN_SIZES)}, got {size!r}")
+    return size != "smoke" or in_colab()

@@ -19,14 +19,12 @@ import torch
 from torch import nn
 from torchvision import models as tv_models
 
-from .models import BasicBlock, Bottleneck, ResNet
+from .models import DEPTHS, Bottleneck, ResNet
 
 __all__ = ["torchvision_name", "pretrained_weights", "weights_file", "load_pretrained", "freeze_backbone",
            "unfreeze"]
 
-_ARCHITECTURES = {(BasicBlock, (2, 2, 2, 2)): "resnet18", (BasicBlock, (3, 4, 6, 3)): "resnet34",
-                  (Bottleneck, (3, 4, 6, 3)): "resnet50", (Bottleneck, (3, 4, 23, 3)): "resnet101",
-                  (Bottleneck, (3, 8, 36, 3)): "resnet152"}
+_ARCHITECTURES = {architecture: f"resnet{depth}" for depth, architecture in DEPTHS.items()}
 
 
 def torchvision_name(model: nn.Module) -> str:

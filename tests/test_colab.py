@@ -27,6 +27,19 @@ def test_every_chapter_starts_with_the_colab_install(path):
     assert nbformat.read(path, as_version=4).metadata.get("accelerator") == "GPU"
 
 
+def test_every_mention_of_the_repository_is_the_one_in_config():
+    # _config.yml's repository url is the book's address; the files that must quote it (the install cells,
+    # which run before the library is there) agree with it. README.md says how a fork changes them all.
+    name = REPO_URL.rstrip("/").rsplit("/", 1)[1]
+    texts = {p: p.read_text() for pattern in ("README.md", "book/*.md", "resnet_lib/*.py", "notebooks/*.py")
+             for p in ROOT.glob(pattern)}
+    texts |= {p: "\n".join(c.source for c in nbformat.read(p, as_version=4).cells) for p in NOTEBOOKS}
+    mentions = {p.relative_to(ROOT).as_posix(): set(re.findall(rf"https://github\.com/[\w.-]+/{re.escape(name)}\b", t))
+                for p, t in texts.items()}
+    assert {p: m for p, m in mentions.items() if m - {REPO_URL}} == {}
+    assert all(REPO_URL in mentions[f"notebooks/{p.name}"] for p in NOTEBOOKS)
+
+
 def run_as_colab(source):
     """Execute a cell's code with `google.colab` present, capturing the commands it runs."""
     commands = []

@@ -20,6 +20,7 @@ from resnet_lib.data import CIFAR10_CLASSES, CifarLoader, ImageTensors
 def test_data_root_order(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("RESNET_DATA", raising=False)
+    monkeypatch.setenv("RESNET_RUN_SIZE", "cpu")
     assert data.data_root() == tmp_path / "xdg" / "resnet-book" / "data"
     monkeypatch.setenv("RESNET_DATA", str(tmp_path / "env"))
     assert data.data_root() == tmp_path / "env"
@@ -34,7 +35,96 @@ def test_cache_dir_is_created(monkeypatch, tmp_path):
     assert data.cache_dir() == tmp_path / "xdg" / "resnet-book"
 
 
-# ------------------------------------------------------------------------------ CIFAR-10 (the real copy)
+@pytest.fixture
+def no_data(monkeypatch, tmp_path):
+    """No $RESNET_DATA and an empty home cache: a fresh machine."""
+    monkeypatch.delenv("RESNET_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg" / "resnet-book" / "data"
+
+
+def test_the_smoke_size_falls_back_to_the_sample(no_data, monkeypatch, tmp_path):
+    monkeypatch.setenv("RESNET_RUN_SIZE", "smoke")
+    assert data.data_root() == data.SAMPLE_ROOT
+    assert data.load_cifar10("val").source == data.SAMPLE_SOURCE
+    assert data.pets("test").source.startswith("Oxford-IIIT Pet, the library's sample (")
+    assert data.imagenette("val").source.startswith("Imagenette, the library's sample (")
+    with pytest.raises(FileNotFoundError, match=r"^no CIFAR-10 in "):  # a folder given is the folder meant
+        data.load_cifar10(root=tmp_path)
+    monkeypatch.setenv("RESNET_DATA", str(tmp_path / "elsewhere"))  # set, but without the data sets
+    assert data.data_root() == tmp_path / "elsewhere" and len(data.load_cifar10("test")) == 1_000
+    monkeypatch.delenv("RESNET_DATA")
+    no_data.mkdir(parents=True)
+    assert data.data_root() == no_data  # the default folder once it exists; the data sets still fall back
+    assert data.imagenette("train").source.endswith("22 images a class), train split")
+
+
+@pytest.mark.parametrize("size", ["cpu", "gpu"])
+def test_the_larger_sizes_need_the_real_data(no_data, monkeypatch, size):
+    monkeypatch.setenv("RESNET_RUN_SIZE", size)
+    assert data.data_root() == no_data
+    for load, missing in ((data.load_cifar10, f"no CIFAR-10 in {no_data}: "),
+                          (data.pets, f"no Oxford-IIIT Pet in {no_data / 'oxford-iiit-pet'}: "),
+                          (data.imagenette, f"no Imagenette in {no_data / 'imagenette2-160'}: ")):
+        with pytest.raises(FileNotFoundError) as e:
+            load()
+        assert str(e.value).startswith(missing + "pass download=True, or set RESNET_DATA to a folder holding ")
+
+
+def test_download_for_a_run_size(monkeypatch):
+    import sys
+    import types
+
+    from resnet_lib.runsize import download_for
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    assert [download_for(size) for size in ("smoke", "cpu", "gpu")] == [False, True, True]
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert [download_for(size) for size in ("smoke", "cpu", "gpu")] == [True, True, True]
+    with pytest.raises(ValueError, match="^size must be one of smoke, cpu, gpu, got 'tiny'$"):
+        download_for("tiny")
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No network: every URL fails as a failed DNS look-up does."""
+    import socket
+    import urllib.error
+    import urllib.request
+
+    def fail(*args, **kwargs):
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+    monkeypatch.setattr(urllib.request, "urlopen", fail)
+
+
+@pytest.mark.parametrize("load, what, url, layout", [
+    (data.load_cifar10, "CIFAR-10", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+     "cifar-10-batches-py/ (that archive, extracted)"),
+    (data.pets, "Oxford-IIIT Pet", "https://www.robots.ox.ac.uk/~vgg/data/pets/data/",
+     "oxford-iiit-pet/{images,annotations}"),
+    (data.imagenette, "Imagenette", "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-160.tgz",
+     "imagenette2-160/{train,val}/<wnid>/"),
+], ids=["cifar10", "pets", "imagenette"])
+def test_download_with_no_network_says_one_line(offline, tmp_path, load, what, url, layout):
+    with pytest.raises(ConnectionError) as e:
+        load(root=tmp_path, download=True)
+    assert str(e.value) == (f"could not download {what} from {url} ([Errno -2] Name or service not known): put "
+                            f"{layout} in {tmp_path} yourself, or set RESNET_DATA to a folder holding it")
+    assert e.value.__cause__ is None and e.value.__suppress_context__  # no chain of tracebacks
+
+
+def test_download_is_only_for_what_is_missing(offline, data_dir, data_copy):
+    # The data is there: download=True reads it and fetches nothing.
+    assert len(data.load_cifar10("test", root=data_dir, download=True)) == CIFAR_SIZES[data_copy]["test"]
+    assert len(data.pets("test", root=data_dir, download=True).classes) == 37
+    assert len(data.imagenette("val", root=data_dir, download=True).classes) == 10
+
+
+# ---------------------------------------------------------- CIFAR-10 (the real copy, or the library's sample)
+
+# Images of each split: the full JPEG copy's, the sample's (its first 100 training images of each class, its
+# last 50 as validation, the first 100 test images of each class).
+CIFAR_SIZES = {"full": {"train": 45_000, "val": 5_000, "train+val": 50_000, "test": 10_000},
+               "sample": {"train": 1_000, "val": 500, "train+val": 1_500, "test": 1_000}}
 
 
 @pytest.fixture(scope="session")
@@ -42,35 +132,37 @@ def cifar(data_dir) -> dict[str, ImageTensors]:
     return {split: data.load_cifar10(split, root=data_dir) for split in data.CIFAR10_SPLITS}
 
 
-def test_cifar10_splits(cifar):
+def test_cifar10_splits(cifar, data_copy):
     sizes = {split: len(d) for split, d in cifar.items()}
-    assert sizes == {"train": 45_000, "val": 5_000, "train+val": 50_000, "test": 10_000}
+    assert sizes == CIFAR_SIZES[data_copy]
     per_class = {split: torch.bincount(d.labels, minlength=10).tolist() for split, d in cifar.items()}
-    assert per_class == {"train": [4500] * 10, "val": [500] * 10, "train+val": [5000] * 10, "test": [1000] * 10}
+    assert per_class == {split: [n // 10] * 10 for split, n in CIFAR_SIZES[data_copy].items()}
     for d in cifar.values():
         assert d.images.dtype == torch.uint8 and d.images.shape[1:] == (3, 32, 32)
         assert d.labels.dtype == torch.int64 and d.images.shape[0] == d.labels.shape[0]
         assert d.classes == CIFAR10_CLASSES
+        assert d.source == {"full": data.JPEG_SOURCE, "sample": data.SAMPLE_SOURCE}[data_copy]
         assert "JPEG" in d.source and "6/255" in d.source and "\n" not in d.source
     # Classes interleaved, so that any prefix is balanced.
     assert cifar["train+val"].labels[:20].tolist() == list(range(10)) * 2
     assert cifar["test"].labels[:10].tolist() == list(range(10))
 
 
-def test_cifar10_val_is_last_500_of_each_class(cifar):
+def test_cifar10_val_is_last_500_of_each_class(cifar, data_copy):
     full = cifar["train+val"]
-    is_val = torch.zeros(50_000, dtype=torch.bool)
+    is_val = torch.zeros(len(full), dtype=torch.bool)
     for c in range(10):
-        is_val[(full.labels == c).nonzero().flatten()[-500:]] = True
+        is_val[(full.labels == c).nonzero().flatten()[-{"full": 500, "sample": 50}[data_copy]:]] = True
     assert torch.equal(cifar["val"].images, full.images[is_val])
     assert torch.equal(cifar["train"].images, full.images[~is_val])
     assert torch.equal(cifar["train"].labels, full.labels[~is_val])
 
 
-def test_cifar10_pixels_are_rgb(cifar):
-    # The channel means of the training images are CIFAR10_MEAN to within JPEG's error; BGR would be 0.05 off.
+def test_cifar10_pixels_are_rgb(cifar, data_copy):
+    # The channel means of the training images are CIFAR10_MEAN to within JPEG's error (and the sample's
+    # chance: 0.0028 on its 1,500 images); BGR would be 0.05 off.
     mean = cifar["train+val"].images.float().mean(dim=(0, 2, 3)) / 255
-    assert torch.allclose(mean, torch.tensor(data.CIFAR10_MEAN), atol=0.001)
+    assert torch.allclose(mean, torch.tensor(data.CIFAR10_MEAN), atol={"full": 0.001, "sample": 0.005}[data_copy])
 
 
 def test_cifar10_cache_is_used(cifar, data_dir, monkeypatch):
@@ -286,9 +378,9 @@ def test_augmentation_matches_torchvision():
         assert chi2 < 250, chi2  # 161 degrees of freedom: P(chi2 > 250) < 1e-4 for a uniform draw
 
 
-def test_cifar_dataset(data_dir):
+def test_cifar_dataset(data_dir, data_copy):
     val = data.cifar_dataset("val", root=data_dir)
-    assert len(val) == 5000 and val.classes == CIFAR10_CLASSES and "JPEG" in val.source
+    assert len(val) == CIFAR_SIZES[data_copy]["val"] and val.classes == CIFAR10_CLASSES and "JPEG" in val.source
     x, y = val[0]
     assert x.shape == (3, 32, 32) and x.dtype == torch.float32 and y == 0
     assert torch.equal(x, data.cifar_transforms(False)(val.images[0]))  # not augmented by default
@@ -318,19 +410,23 @@ def test_ten_crop():
     assert torch.equal(crops[5], crops[1].flip(-1))  # top-left of the mirror = mirrored top-right
 
 
-def test_pets(data_dir):
+def test_pets(data_dir, data_copy):
     trainval, test = data.pets("trainval", root=data_dir), data.pets("test", root=data_dir)
-    assert len(trainval) == 470 and len(test) == 470
+    assert len(trainval) == len(test) == {"full": 470, "sample": 74}[data_copy]
     assert len(trainval.classes) == 37 and trainval.classes[0] == "Abyssinian"
-    per_breed = [5] * 37
-    for big in ("Abyssinian", "American Bulldog", "Bengal"):  # 200 images each, the other breeds 10
-        per_breed[trainval.classes.index(big)] = 100
+    per_breed = [{"full": 5, "sample": 2}[data_copy]] * 37
+    if data_copy == "full":
+        for big in ("Abyssinian", "American Bulldog", "Bengal"):  # 200 images each, the other breeds 10
+            per_breed[trainval.classes.index(big)] = 100
     assert torch.bincount(torch.tensor(trainval.targets)).tolist() == per_breed
     assert torch.bincount(torch.tensor(test.targets)).tolist() == per_breed
     species = [data.pets(split, root=data_dir, target="species") for split in ("trainval", "test")]
     assert species[0].classes == ["Cat", "Dog"]
     counts = sum(torch.bincount(torch.tensor(s.targets), minlength=2) for s in species)
-    assert counts.tolist() == [500, 440]
+    assert counts.tolist() == {"full": [500, 440], "sample": [48, 100]}[data_copy]  # 12 cat breeds, 25 dog breeds
+    assert trainval.source == {"full": "Oxford-IIIT Pet (oxford-iiit-pet/), trainval split",
+                               "sample": "Oxford-IIIT Pet, the library's sample (resnet_lib/sample_data/"
+                                         "oxford-iiit-pet/, 2 images a breed), trainval split"}[data_copy]
     x, y = species[1][0]
     assert x.shape == (3, 224, 224) and y == 0
 
@@ -342,24 +438,31 @@ def test_pets_errors(tmp_path):
         data.pets(root=tmp_path, target="cat")
 
 
-def test_imagenette(data_dir):
+IMAGENETTE_PER_CLASS = {"full": {"train": 400, "val": 200}, "sample": {"train": 16, "val": 6}}
+
+
+def test_imagenette(data_dir, data_copy):
     train, val = data.imagenette("train", root=data_dir), data.imagenette("val", root=data_dir)
-    assert len(train) == 4000 and len(val) == 2000
+    per_class = IMAGENETTE_PER_CLASS[data_copy]
+    assert len(train) == 10 * per_class["train"] and len(val) == 10 * per_class["val"]
     assert len(train.classes) == 10 and train.classes[0] == "tench" and train.wnids[0] == "n01440764"
-    assert torch.bincount(torch.tensor(train.targets)).tolist() == [400] * 10
-    assert torch.bincount(torch.tensor(val.targets)).tolist() == [200] * 10
+    assert torch.bincount(torch.tensor(train.targets)).tolist() == [per_class["train"]] * 10
+    assert torch.bincount(torch.tensor(val.targets)).tolist() == [per_class["val"]] * 10
+    assert val.source == {"full": "Imagenette (imagenette2-160/), val split",
+                          "sample": "Imagenette, the library's sample (resnet_lib/sample_data/imagenette2-160/, "
+                                    "22 images a class), val split"}[data_copy]
     x, y = val[0]
     assert x.shape == (3, 128, 128) and y == 0
     with pytest.raises(FileNotFoundError, match="^no Imagenette in "):
         data.imagenette(root=data_dir / "oxford-iiit-pet")
 
 
-def test_image_folder_and_imagenet_on_imagenette(data_dir):
-    folder = data_dir / "imagenette2-160"
+def test_image_folder_and_imagenet_on_imagenette(data_dir, data_copy):
+    folder, images = data_dir / "imagenette2-160", 10 * IMAGENETTE_PER_CLASS[data_copy]["val"]
     ds = data.image_folder(folder, "val", size=160)
-    assert len(ds) == 2000 and len(ds.classes) == 10 and ds.classes[0] == "n01440764"
+    assert len(ds) == images and len(ds.classes) == 10 and ds.classes[0] == "n01440764"
     assert ds[0][0].shape == (3, 160, 160)
-    assert len(data.imagenet("val", root=folder)) == 2000  # the ImageNet code path on ImageNet's layout
+    assert len(data.imagenet("val", root=folder)) == images  # the ImageNet code path on ImageNet's layout
 
 
 def test_image_folder_wrong_layout(tmp_path):
@@ -389,7 +492,7 @@ def test_imagenet_missing(tmp_path):
 def test_make_loader_epochs(workers):
     dataset = torch.utils.data.TensorDataset(torch.arange(20))
     loader = data.make_loader(dataset, 8, train=True, workers=workers, seed=3)
-    assert len(loader) == 2 and isinstance(loader.sampler, torch.utils.data.RandomSampler)
+    assert len(loader) == 2 and isinstance(loader.sampler.sampler, torch.utils.data.RandomSampler)
 
     def order(epoch):
         loader.set_epoch(epoch)
@@ -405,8 +508,8 @@ def test_make_loader_distributed(tmp_path):
     dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
     try:
         loader = data.make_loader(torch.utils.data.TensorDataset(torch.arange(20)), 8, train=True, workers=0)
-        assert isinstance(loader.sampler, torch.utils.data.DistributedSampler)
+        assert isinstance(loader.sampler.sampler, torch.utils.data.DistributedSampler)
         loader.set_epoch(5)
-        assert loader.sampler.epoch == 5
+        assert loader.sampler.sampler.epoch == 5
     finally:
         dist.destroy_process_group()

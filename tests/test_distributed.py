@@ -11,7 +11,9 @@ from torch import nn
 
 from resnet_lib import models
 from resnet_lib.data import CifarLoader, load_cifar10
-from resnet_lib.train import History, TrainConfig, cleanup_distributed, fit, load_checkpoint, setup_distributed
+from resnet_lib.checkpoint import load_checkpoint
+from resnet_lib.distributed import cleanup_distributed, setup_distributed
+from resnet_lib.train import History, TrainConfig, fit
 
 HERE = Path(__file__).resolve().parent
 GLOBAL_BATCH = 32

@@ -91,13 +91,16 @@ def test_book_run_sizes():
         book_run("laptop")
 
 
-def test_imagenette_run_trains_once_then_reads_the_cache(data_dir, tmp_path, monkeypatch):
+def test_imagenette_run_trains_once_then_reads_the_cache(data_dir, data_copy, tmp_path, monkeypatch):
     first = imagenette_pretrained(TINY, root=data_dir, cache=tmp_path)
     assert not first.cached
     assert first.folder == tmp_path / "imagenette-runs" / TINY.key()
     assert (first.folder / "last.pt").is_file() and not (first.folder / "best.pt").exists()
     assert len(first.history) == 1 and first.history.meta["status"] == "finished"
-    assert first.history.meta["data"] == "Imagenette (imagenette2-160/), train split"
+    assert first.history.meta["data"] == {
+        "full": "Imagenette (imagenette2-160/), train split",
+        "sample": "Imagenette, the library's sample (resnet_lib/sample_data/imagenette2-160/, 22 images a class), "
+                  "train split"}[data_copy]
     assert first.history[0]["iteration"] == 2  # 20 images in batches of 10
     assert not first.model.training and first.model.fc.out_features == 10
     assert next(first.model.parameters()).device.type == "cpu"

@@ -90,7 +90,7 @@ def test_prepare_cifar(data_dir):
         prepare("cifar10-resnet20", data_root=data_dir / "oxford-iiit-pet")
 
 
-def test_prepare_the_imagenet_path_on_imagenette_folders(data_dir):
+def test_prepare_the_imagenet_path_on_imagenette_folders(data_dir, data_copy):
     root = data_dir / "imagenette2-160"  # laid out as ImageNet: train/<wnid>/, val/<wnid>/
     with pytest.raises(ValueError, match=r"imagenet-resnet50 is a 1000-class recipe, but the train data has 10 "
                                          r"classes \(n01440764, n02102040, n02979186, n03000684, n03028079, ...\)"):
@@ -98,7 +98,7 @@ def test_prepare_the_imagenet_path_on_imagenette_folders(data_dir):
     recipe = get_recipe("imagenet-resnet50")
     recipe.config = dataclasses.replace(recipe.config, model_kwargs={"num_classes": 10})
     _, train, val, config = prepare(recipe, data_root=root, subset=64, batch_size=16, workers=0)
-    assert (len(train), len(train.dataset), len(val.dataset)) == (4, 64, 64)
+    assert (len(train), len(train.dataset), len(val.dataset)) == (4, 64, {"full": 64, "sample": 60}[data_copy])
     assert config.milestones == (120, 240)  # epochs 30 and 60 of 4 iterations
     assert sorted(torch.bincount(torch.tensor(train.dataset.targets)).tolist()) == [6] * 6 + [7] * 4
     short = prepare(recipe, data_root=root, subset=64, batch_size=16, workers=0, epochs=3).config
@@ -156,9 +156,11 @@ def test_val_classes_must_match_train(catsdogs):
         prepare("catsdogs-resnet18", data_root=catsdogs, batch_size=4, workers=0, pretrained=False)
 
 
-def test_prepare_pets(data_dir):
+def test_prepare_pets(data_dir, data_copy):
     model, train, val, config = prepare("pets-resnet50", data_root=data_dir, subset=74, batch_size=8, workers=0,
                                         pretrained=False)
     assert model.fc.out_features == 37 and len(train.dataset.classes) == 37
     assert (len(train.dataset), len(val.dataset), len(train)) == (74, 74, 9)
-    assert train.dataset.source == "Oxford-IIIT Pet (oxford-iiit-pet/), trainval split"
+    assert train.dataset.source == {"full": "Oxford-IIIT Pet (oxford-iiit-pet/), trainval split",
+                                    "sample": "Oxford-IIIT Pet, the library's sample (resnet_lib/sample_data/"
+                                              "oxford-iiit-pet/, 2 images a breed), trainval split"}[data_copy]

@@ -7,16 +7,15 @@ length: they stay at half and three quarters of it), the test set evaluated once
 
 Writes the run (last.pt, best.pt, history.json) to --out, and to --results one JSON file that the chapter
 reads: the history, the final test metrics and the run's provenance (hardware, torch version, git commit,
-the command, wall time, the copy of the data).
+the command, wall time, the copy of the data), with the final weights beside it (the same name, .pt: a state
+dict that `resnet_lib.results.load_model` reads). Run the same command again to continue an interrupted run
+from --out/last.pt: it resumes exactly where the last completed epoch left it (with the same --threads).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,19 +23,9 @@ from pathlib import Path
 import torch
 
 from resnet_lib import recipes, train
-from resnet_lib.runsize import hardware
+from resnet_lib.provenance import command_line, provenance, timestamp
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return out.stdout.strip() + ("+uncommitted changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def main(argv=None) -> None:
@@ -56,9 +45,8 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    command = "python " + " ".join(shlex.quote(a) for a in
-                                   [os.path.relpath(__file__, ROOT), *(sys.argv[1:] if argv is None else argv)])
-    commit = git_commit()
+    # Read before the run: the commit and the machine it started on.
+    origin = provenance(ROOT, command_line(__file__, sys.argv[1:] if argv is None else argv, ROOT), device="cpu")
     t0 = time.perf_counter()
     model, train_loader, val_loader, config = recipes.prepare(args.recipe, subset=args.subset, device="cpu",
                                                               epochs=args.epochs, iterations=args.iterations,
@@ -71,7 +59,7 @@ def main(argv=None) -> None:
         print(f"resuming {resume}", flush=True)
     history = train.fit(model, train_loader, val_loader, config, out_dir=args.out, resume=resume.is_file())
     for r in history.records:
-        print(train._summary(r, len(history.records)), flush=True)
+        print(train.summary_line(r, len(history.records)), flush=True)
     test = None
     if not args.no_test:
         test_loader = recipes.split_loader(recipe, recipe.test_split, config, subset=args.test_subset)
@@ -88,15 +76,12 @@ def main(argv=None) -> None:
             "model": config.model,
             "run_size": args.run_size,
             "provenance": {
-                "hardware": hardware(),
-                "torch": str(torch.__version__),
-                "git_commit": commit,
-                "command": command,
+                **origin,
                 "wall_seconds": round(wall, 1),
                 "data": train_loader.source,
                 "train_images": len(train_loader.labels),
                 "val_images": len(val_loader.labels),
-                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "finished": timestamp(),
             },
             "config": config.to_dict(),
             "epochs": len(history.records),
@@ -108,8 +93,11 @@ def main(argv=None) -> None:
             "history": history.records,
         }
         Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+        weights = Path(args.results).with_suffix(".pt")
+        torch.save(model.state_dict(), weights)
+        result["weights"] = weights.name
         Path(args.results).write_text(json.dumps(result, indent=1) + "\n")
-        print(f"wrote     {args.results}")
+        print(f"wrote     {args.results}, {weights}")
 
 
 if __name__ == "__main__":
