@@ -21,9 +21,9 @@ from torch import nn
 
 from resnet_lib import checkpoint, data, models, train
 from resnet_lib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from resnet_lib.cli import main as cli
 from resnet_lib.data import CifarLoader, ImageTensors, load_cifar10, make_loader
 from resnet_lib.train import History, TrainConfig, TrainingError, fit
+from test_cli import run as run_cli  # (exit status, stdout, stderr) of the command line
 
 HERE = Path(__file__).resolve().parent
 
@@ -50,15 +50,6 @@ def interrupt_at(model: nn.Module, step: int) -> nn.Module:
     model.register_forward_pre_hook(hook)
     return model
 
-
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        cli([str(a) for a in argv])
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ---------------------------------------------------------------------------------------------- a checkpoint
