@@ -411,8 +411,22 @@ plt.show()
 # 1. Add `"tanh"` to the activations and `"xavier"` to the initialisations of the first experiment. Before
 #    running, predict from the factor $n \operatorname{Var}(w)\, \mathbb{E}[\phi'(z)^2]$ which combinations
 #    vanish.
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    Compute both terms for each combination. PyTorch's default initialisation draws $w$ uniformly with
+#    $\operatorname{Var}(w) = 1/(3n)$, so $n \operatorname{Var}(w) = 1/3$; Xavier's gives about 1 and He's 2.
+#    $\mathbb{E}[\phi'(z)^2]$ is $1/2$ for the ReLU, at most $1/16$ for the sigmoid ($\phi' \le 1/4$) and at
+#    most 1 for tanh, close to 1 while $z$ stays small. A product below 1 vanishes geometrically with depth.
+#    :::
 # 2. At what depth does the sigmoid stack's first-layer gradient become exactly zero in 32-bit floating
 #    point? Compute it in `torch.float64` (`plain_stack(...).double()` and `x.double()`) and compare.
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    The smallest positive float32 is about $1.4 \cdot 10^{-45}$ (a subnormal number; the smallest normal one is
+#    about $1.2 \cdot 10^{-38}$). Divide its logarithm by the logarithm of the per-layer factor you measured.
+#    :::
 # 3. Train `cifar_plain32` and `cifar_plain44` with the same configuration and plot the final training error
 #    against depth (20, 32, 44, 56). Is the degradation gradual?
 # 4. A batch normalisation after a convolution makes the network's output unchanged when that convolution's

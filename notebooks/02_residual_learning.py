@@ -439,6 +439,14 @@ for key in ("plain34", "resnet34 (A)", "resnet34 (B)", "resnet34 (C)"):
 #    `zero_init_residual` does for the ImageNet models) in a ResNet-56. Which function does every block
 #    compute at initialisation? Measure `input_gradient_norms` and explain the result with the equation of
 #    the gradient through the sum.
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    With `bn2.weight` (and its bias) at zero the branch outputs zero, so a block computes
+#    $\operatorname{relu}(\mathbf{x})$, which is $\mathbf{x}$ itself for the non-negative output of the block before:
+#    every block is the identity, except that the first block of stages 2 and 3 subsamples and zero-pads
+#    (option A). The gradient through each block is then $1 + 0$: equal norms at every block of a stage.
+#    :::
 # 2. In a plain-56, measure the gradient at the input of each block after training, and compare the ratio
 #    of consecutive blocks with ResNet-56's. Which blocks change the gradient most?
 # 3. Train ResNet-20 with `shortcut="A"`, `"B"` and `"C"` at this page's configuration, and compare their
@@ -450,6 +458,13 @@ for key in ("plain34", "resnet34 (A)", "resnet34 (B)", "resnet34 (C)"):
 # 5. Write the backward equation for a block with the ReLU after the addition, $\mathbf{y} =
 #    \operatorname{relu}(\mathcal{F}(\mathbf{x}) + \mathbf{x})$. What does the ReLU do to the "$1 +$"?
 #    {cite:t}`he2016identity` move it into the branch (their "full pre-activation" block).
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    $\partial \mathbf{y} / \partial \mathbf{x} = \operatorname{diag}(\mathbb{1}[\mathcal{F}(\mathbf{x}) + \mathbf{x} > 0])
+#    \,(\partial \mathcal{F} / \partial \mathbf{x} + I)$: the ReLU's mask multiplies the identity term too, so the
+#    gradient passes the shortcut only where the sum is positive.
+#    :::
 # 6. Set `WARMUP = 0` in the configuration cell and train ResNet-56 alone for one epoch at this page's size,
 #    printing the loss of every iteration (a short loop of your own over `train_loader`, or `fit` with
 #    `iterations=1` in a loop). What happens in the first ten iterations? Try a learning rate of 0.05.

@@ -422,6 +422,24 @@ plt.show()
 # machine*. The published comparisons of the paper are multiply-adds, and they hold everywhere; for speed,
 # measure on the hardware you will use.
 #
+# ## Summary
+#
+# - The paper's "FLOPs" are multiply-adds. Counted exactly, VGG-19 does 19.63 billion per 224-pixel image,
+#   ResNet-34 3.66 billion (5.36 times fewer) and ResNet-50 4.09 billion, and VGG-16's 138 million
+#   parameters sit mostly (89%) in its three fully connected layers, which the ResNets replace by global
+#   average pooling and one small layer.
+# - The residual connections themselves are almost free: ResNet-34 has 0.5% more multiply-adds than the
+#   plain-34 network it is built from.
+# - With torchvision's published weights, ResNet-34 and deeper are more accurate than both VGGs at a fraction
+#   of their cost; ResNet-18 is less accurate than VGG-16 (69.76% against 71.59% top-1), with 12% of its
+#   multiply-adds.
+# - Measured on one CPU thread, the time per image followed the multiply-adds closely (between 33 and 46
+#   billion a second for every network); the slowest rate was ResNet-50's, the network with the fewest
+#   multiply-adds per byte of activations. On a GPU the gaps between multiply-adds and time are larger:
+#   measure on your hardware.
+# - Activations, not parameters, set the memory of training: ResNet-50 stores more of them per image than
+#   VGG-16.
+#
 # ## Exercises
 #
 # 1. Add VGG-16 with batch normalisation (`build("vgg16_bn")`) to the cost table. What does batch
@@ -429,6 +447,12 @@ plt.show()
 # 2. The activation count treats every layer's output as stored. ReLUs in this library work in place, so a
 #    ReLU's output shares memory with its input. Use `profile` to count the activations of ResNet-50
 #    without the ReLU outputs; how much of the total were they?
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    Sum the output elements of the layers that are not `nn.ReLU`; compare with the total of the first
+#    table. Every block of ResNet-50 has three ReLUs, each as large as the output of the layer before it.
+#    :::
 # 3. Re-run the timing cell with more threads (`torch.set_num_threads(n)`, up to your number of cores), or
 #    compare with the thread count printed above. Which networks gain most, and why might deep networks at
 #    batch 1 gain less?
@@ -438,6 +462,13 @@ plt.show()
 # 5. With the activation memory of the first table, estimate the largest training batch of ResNet-50 and of
 #    VGG-16 that fits in 16 GiB, ignoring everything but activations. Which network lets you train with the
 #    larger batch?
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    Training keeps each activation for the backward pass: the batch is 16 GiB divided by the "MiB per image"
+#    column (about 134 images of ResNet-50 and 150 of VGG-16, in float32, before the weights, gradients and
+#    optimizer state are counted).
+#    :::
 #
 # ## References
 #

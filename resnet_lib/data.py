@@ -52,7 +52,8 @@ __all__ = [
     "data_root", "cache_dir", "SAMPLE_ROOT",
     "CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "IMAGENET_MEAN", "IMAGENET_STD",
     "ImageTensors", "load_cifar10", "CifarLoader", "cifar_transforms", "cifar_dataset", "TensorImageDataset",
-    "imagenet_transforms", "ten_crop_transforms", "resize_for", "pets", "imagenette", "image_folder", "imagenet",
+    "imagenet_transforms", "ten_crop_transforms", "resize_for", "pets", "imagenette", "dogs_vs_cats", "image_folder",
+    "imagenet",
     "make_loader", "UnreadableImageError",
 ]
 
@@ -589,6 +590,29 @@ def image_folder(root: str | os.PathLike, split: str, train: bool | None = None,
                          f"expected {folder}/<class>/<image> with {', '.join(_IMAGE_EXTENSIONS[:3])}... files")
     train = split == "train" if train is None else train
     return _ImageFolder(folder, transform=imagenet_transforms(train, size, resize_for(size)))
+
+
+DOGS_VS_CATS_URL = "https://www.kaggle.com/c/dogs-vs-cats/data"
+
+
+def dogs_vs_cats(split: str = "train", root: str | os.PathLike | None = None, train: bool | None = None,
+                 size: int = 224) -> datasets.ImageFolder:
+    """The photos of Kaggle's "Dogs vs. Cats" from `root/dogs-vs-cats/{train,test}/{cat,dog}/` (classes: cat 0,
+    dog 1). Never downloads: the competition's terms ask for a Kaggle account, so you download and sort them
+    yourself (its labelled train.zip names each photo cat.N.jpg or dog.N.jpg). `data.pets(target="species")`
+    is a cat-versus-dog data set that torchvision downloads."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    folder = _configured_root(root) / "dogs-vs-cats"
+    if not (folder / split).is_dir():
+        raise FileNotFoundError(f"no Dogs vs. Cats photos in {folder}/{split}: download them from "
+                                f"{DOGS_VS_CATS_URL} and sort them into {folder}/{{train,test}}/{{cat,dog}}/, or use "
+                                f"data.pets(target='species')")
+    ds = image_folder(folder, split, train, size)
+    if ds.classes != ["cat", "dog"]:
+        raise ValueError(f"{folder / split} should hold the class folders cat/ and dog/, found {ds.classes}")
+    ds.source = f"Dogs vs. Cats (Kaggle, dogs-vs-cats/), {split} split, {len(ds):,} photos"
+    return ds
 
 
 def imagenet(split: str = "train", root: str | os.PathLike | None = None, train: bool | None = None,

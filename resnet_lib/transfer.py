@@ -5,6 +5,11 @@
     freeze_backbone(model)                        # train the head alone ...
     unfreeze(model)                               # ... then everything
 
+Or from a network of our own, trained at 32 px on CIFAR-10 (chapter 6's cats and dogs):
+
+    model = new_network("cifar_resnet20", 2, backbone="fig6-cifar10-resnet20")  # stored weights, new head
+    history, test = train_at_32px(model, train, test, epochs=30, lr=0.02)
+
 Our ImageNet ResNets have torchvision's module names, so its files load key for key. The file is looked for
 where torch.hub keeps downloads, `torch.hub.get_dir()/checkpoints/` (`$TORCH_HOME/hub/checkpoints`), and
 downloaded there only with `download=True`.
@@ -19,10 +24,12 @@ import torch
 from torch import nn
 from torchvision import models as tv_models
 
+from .data import CifarLoader, ImageTensors
 from .models import DEPTHS, Bottleneck, ResNet
+from .train import History, TrainConfig, evaluate, fit
 
 __all__ = ["torchvision_name", "pretrained_weights", "weights_file", "load_pretrained", "freeze_backbone",
-           "unfreeze"]
+           "unfreeze", "new_network", "train_at_32px"]
 
 _ARCHITECTURES = {architecture: f"resnet{depth}" for depth, architecture in DEPTHS.items()}
 
@@ -147,3 +154,40 @@ def unfreeze(model: nn.Module) -> nn.Module:
             del m._frozen_hook
             m.train(model.training)
     return model
+
+
+# ------------------------------------------------------------------------------------------- 32 px runs
+
+def new_network(arch: str, num_classes: int, backbone: str | None = None, seed: int = 0) -> nn.Module:
+    """`arch` (a name `models.build` knows) with a fresh `num_classes`-way head, in train mode: with random
+    weights, or with every other weight from `backbone`, the name of a stored run of the book
+    (`results.load_model`). torch is seeded with `seed` first: a seed gives the same network every time."""
+    from . import models, results
+
+    torch.manual_seed(seed)
+    if backbone is None:
+        return models.build(arch, num_classes=num_classes).train()
+    stored = results.load_result(backbone)["model"]
+    if stored != arch:
+        raise ValueError(f"the stored run {backbone} is a {stored}, not a {arch}")
+    model = results.load_model(backbone)
+    model.reset_classifier(num_classes)
+    return model.train()
+
+
+def train_at_32px(model: nn.Module, train: ImageTensors, test: ImageTensors, epochs: int, lr: float,
+                  seed: int = 0, batch_size: int = 64, weight_decay: float = 5e-4, device=None,
+                  progress: bool | None = False) -> tuple[History, dict]:
+    """Train `model` on 32 x 32 uint8 images (e.g. `pretrain.in_memory(dataset, 32)`) the way CIFAR-10 is
+    trained here: `CifarLoader`'s normalisation with CIFAR-10's mean and std (what a backbone trained on
+    CIFAR-10 expects), pad-4 crops and flips, SGD with momentum 0.9, a cosine schedule from `lr`, weight decay.
+    Every parameter learns at the same rate, pretrained or not, so that a fine-tuned and a from-scratch run
+    differ in their start only. `seed` draws the batches and augmentation (the new head's initialisation is
+    the caller's). Returns the History and `evaluate`'s metrics on all of `test`."""
+    config = TrainConfig(model=None, epochs=epochs, batch_size=batch_size, lr=lr, momentum=0.9,
+                         weight_decay=weight_decay, schedule="cosine", seed=seed, device=device,
+                         eval_every=epochs, progress=progress)
+    train_loader = CifarLoader(train, batch_size, train=True, seed=seed)
+    test_loader = CifarLoader(test, 500, train=False)
+    history = fit(model, train_loader, test_loader, config)
+    return history, evaluate(model, test_loader)

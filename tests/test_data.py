@@ -513,3 +513,25 @@ def test_make_loader_distributed(tmp_path):
         assert loader.sampler.sampler.epoch == 5
     finally:
         dist.destroy_process_group()
+
+
+def test_dogs_vs_cats_reads_the_folders_and_says_what_to_do_without_them(tmp_path):
+
+    with pytest.raises(FileNotFoundError, match=r"no Dogs vs. Cats photos in .*dogs-vs-cats/train: download them "
+                                                r"from https://www.kaggle.com/c/dogs-vs-cats/data"):
+        data.dogs_vs_cats("train", tmp_path)
+    with pytest.raises(ValueError, match="split must be 'train' or 'test', got 'val'"):
+        data.dogs_vs_cats("val", tmp_path)
+    for name, n in (("cat", 2), ("dog", 3)):
+        (tmp_path / "dogs-vs-cats" / "test" / name).mkdir(parents=True)
+        for i in range(n):
+            Image.new("RGB", (40, 30), (i, 0, 0)).save(tmp_path / "dogs-vs-cats" / "test" / name / f"{name}.{i}.jpg")
+    ds = data.dogs_vs_cats("test", tmp_path, size=32)
+    assert ds.classes == ["cat", "dog"] and ds.targets == [0, 0, 1, 1, 1]
+    assert ds.source == "Dogs vs. Cats (Kaggle, dogs-vs-cats/), test split, 5 photos"
+    assert ds[0][0].shape == (3, 32, 32)
+    (tmp_path / "dogs-vs-cats" / "test" / "horse").mkdir()
+    Image.new("RGB", (40, 30)).save(tmp_path / "dogs-vs-cats" / "test" / "horse" / "h.jpg")
+    with pytest.raises(ValueError, match=r"should hold the class folders cat/ and dog/, found \['cat', 'dog', "
+                                         r"'horse'\]"):
+        data.dogs_vs_cats("test", tmp_path)

@@ -124,3 +124,44 @@ def test_freeze_trains_the_head_alone_with_fixed_bn_statistics():
     model(x)
     assert not torch.equal(model.bn1.running_mean, before["bn1.running_mean"])
     assert not model._forward_pre_hooks and not any(m._forward_pre_hooks for m in model.modules())
+
+
+# ------------------------------------------------------------------------- a stored run as the backbone
+
+def test_new_network_from_a_stored_run_keeps_every_weight_but_the_head():
+    from resnet_lib import results
+    from resnet_lib.transfer import new_network
+
+    stored = results.load_model("fig6-cifar10-plain20")
+    net = new_network("cifar_plain20", 2, backbone="fig6-cifar10-plain20", seed=3)
+    mine, theirs = net.state_dict(), stored.state_dict()
+    assert sorted(mine) == sorted(theirs)
+    assert all(torch.equal(mine[k], theirs[k]) for k in mine if not k.startswith("fc."))
+    assert mine["fc.weight"].shape == (2, 64) and net.training
+    again = new_network("cifar_plain20", 2, backbone="fig6-cifar10-plain20", seed=3)
+    assert torch.equal(again.fc.weight, net.fc.weight)  # the seed draws the head
+    other = new_network("cifar_plain20", 2, backbone="fig6-cifar10-plain20", seed=4)
+    assert not torch.equal(other.fc.weight, net.fc.weight)
+    scratch = new_network("cifar_plain20", 2, seed=3)
+    assert not torch.equal(scratch.conv1.weight, net.conv1.weight)
+    with pytest.raises(ValueError, match="fig6-cifar10-plain20 is a cifar_plain20, not a cifar_resnet20"):
+        new_network("cifar_resnet20", 2, backbone="fig6-cifar10-plain20")
+
+
+def test_train_at_32px_trains_every_weight_and_tests_on_all_images(data_dir):
+    from resnet_lib.data import load_cifar10
+    from resnet_lib.transfer import new_network, train_at_32px
+
+    torch.set_num_threads(1)
+    images = load_cifar10("test", data_dir)
+    two = (images.labels == 3) | (images.labels == 5)  # cat and dog
+    keep = two.nonzero().squeeze(1)[:96]
+    t = type(images)(images.images[keep], (images.labels[keep] == 5).long(), ["cat", "dog"], images.source)
+    net = new_network("cifar_resnet20", 2, seed=0)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    history, metrics = train_at_32px(net, t, t, epochs=2, lr=0.05, seed=1, batch_size=32)
+    assert len(history) == 2 and [r["iteration"] for r in history] == [3, 6]  # 96 / 32 batches an epoch
+    assert metrics["count"] == 96 and 0 <= metrics["top1"] <= 1
+    assert history[-1]["val_top1"] == metrics["top1"]  # validated on the test images after the last epoch
+    changed = [k for k, v in net.state_dict().items() if k.endswith("weight") and not torch.equal(v, before[k])]
+    assert "conv1.weight" in changed and "fc.weight" in changed
