@@ -13,7 +13,9 @@
 # Section 4.2 of the paper {cite}`he2016deep` trains its ResNets on CIFAR-10 {cite}`krizhevsky2009learning`:
 # 60,000 colour images of $32 \times 32$ pixels in ten classes. It is where the paper shows that its ideas
 # work beyond ImageNet and at depths of 110 and even 1202 layers, and it is small enough that we can train
-# its networks ourselves. This chapter does so through `resnet_lib`, with the paper's recipe.
+# its networks ourselves. This chapter does so through `resnet_lib`, with the paper's recipe. Part I met
+# these networks without training any to the end: chapter 0 listed them, chapter 1 measured why a deep plain
+# network trains worse than a shallow one, and chapter 2 what the shortcuts change. Here they train for real.
 #
 # **You will learn**
 # - the paper's CIFAR-10 recipe, as the library states it: batch, learning rate and its schedule, weight
@@ -123,10 +125,10 @@ print(f"classes: {', '.join(train_set.classes)}")
 print("source: ", train_set.source.replace(": ", ":\n         ", 1))
 
 # %% [markdown]
-# The stored outputs use a JPEG copy of CIFAR-10: the official images, labels and split, but compressed,
-# with small pixel differences. Accuracy on it is close to, not equal to, accuracy on the official files;
-# our numbers below are on that copy and say so. Where no copy is found (in Colab, or at the cpu and gpu
-# sizes), the library downloads the official release instead.
+# The stored outputs use the book's JPEG copy of CIFAR-10 ({ref}`what that copy is <stored-data>`):
+# accuracy on it is close to, not equal to, accuracy on the official files, and our numbers below say which
+# copy they are on. Where no copy is found (in Colab, or at the cpu and gpu sizes), the library downloads
+# the official release instead.
 #
 # Why three sets? Every choice made while looking at an error (the number of iterations, the drops of the
 # learning rate, which of two runs to keep) fits the network a little to the images that error was measured

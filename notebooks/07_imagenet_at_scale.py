@@ -16,7 +16,9 @@
 # the command lines that train on one GPU, on eight, or on several machines, what makes a training step fast,
 # and what a whole run costs. Then it does the same thing at a size this page can afford: a ResNet trained on
 # Imagenette, ten ImageNet classes {cite}`howard2019imagenette`, and evaluated the way the paper evaluates,
-# with one centre crop and with ten crops.
+# with one centre crop and with ten crops. Part I counted what these networks compute: chapter 3 the
+# parameters and multiply-adds of the paper's Table 1, chapter 4 their cost against VGG and their time on a
+# CPU. This chapter is about training them.
 #
 # **You will see**
 # - the ResNet-50 recipe of the paper's Section 3.4 beside torchvision's modern recipe, with the accuracies
