@@ -8,7 +8,7 @@
 # ---
 
 # %% [markdown]
-# # The models at a glance
+# # 0. The models at a glance
 #
 # This first chapter meets the networks of the book before any of them is trained. Every number below is
 # computed by `resnet_lib` from the models themselves, and printed beside the number the paper
@@ -136,8 +136,9 @@ for depth, quoted in paper.TABLE6_PARAMS_M.items():
 # `stage_table` groups the modules as the paper's Table 1 does: the $7 \times 7$ stem, the four stages
 # `conv2_x` to `conv5_x` (torchvision calls them `layer1` to `layer4`), and the classifier. The `output`
 # column traces the shape of one $3 \times 224 \times 224$ image (channels x height x width) through them.
-# After the stem and its pooling, each stage halves the feature map and doubles the width, which keeps the
-# multiply-adds of each stage of the same order. ResNet-18's basic blocks end with 64 to 512 channels;
+# The stem and its pooling take the image to $56 \times 56$; conv2_x keeps that size, and each of the three
+# stages after it halves the feature map and doubles the width, which keeps the multiply-adds of each stage
+# of the same order. ResNet-18's basic blocks end with 64 to 512 channels;
 # ResNet-50's bottleneck blocks widen them four times, to 256 to 2048, before the same pooling and `fc`:
 
 # %%
@@ -173,8 +174,9 @@ with torch.no_grad():
 #   $224 \times 224$ image; VGG-19 costs 19.6 billion with 144 million parameters.
 # - Exact counting reproduces the paper's figures once rounded, except ResNet-34 (3.66 with projection
 #   shortcuts; 3.64, printed 3.6, with the parameter-free option A) and ResNet-50 (3.86 against 3.8, open).
-# - Every ImageNet ResNet runs the same plan: a stem that takes the image to $56 \times 56$, four stages that
-#   halve the map and double the width, global average pooling and one `fc` layer.
+# - Every ImageNet ResNet runs the same plan: a stem that takes the image to $56 \times 56$, four stages (each
+#   after the first halving the map and doubling the width, down to $7 \times 7$), global average pooling
+#   and one `fc` layer.
 # - The CIFAR-10 networks are much smaller: $6n+2$ layers of 16 to 64 filters, 0.27M parameters for
 #   ResNet-20.
 # - Our ImageNet models load torchvision's state dicts key for key and compute the same outputs.
@@ -205,7 +207,9 @@ with torch.no_grad():
 #    :::{admonition} Hint
 #    :class: dropdown
 #    With the stride in the $3 \times 3$ convolution, the first $1 \times 1$ convolution of each downsampling
-#    block runs at the full resolution, and the $3 \times 3$ one reads it there. Chapter 3 has the table.
+#    block (`layer2.0`, `layer3.0`, `layer4.0`) writes its output at the full resolution: four times its
+#    multiply-adds in "v1", 77 million more in each of the three. The $3 \times 3$ convolution's output stays
+#    at the half resolution and costs the same. Chapter 3 has the table.
 #    :::
 # 4. Count the multiply-adds of the CIFAR ResNet-56 on a $32 \times 32$ image with
 #    `complexity.count_macs(on_meta("cifar_resnet56"), (1, 3, 32, 32))`. How does it compare with ResNet-18
@@ -213,8 +217,10 @@ with torch.no_grad():
 #
 #    :::{admonition} Hint
 #    :class: dropdown
-#    About 0.13 billion: a $32 \times 32$ image has 49 times fewer pixels than $224 \times 224$, and the
-#    CIFAR stages are 16 to 64 filters wide instead of 64 to 512.
+#    0.125 billion, 14 times fewer than ResNet-18's 1.81. Compare one $3 \times 3$ convolution of each: the
+#    CIFAR network's first stage runs at $32 \times 32$ where ResNet-18's runs at $56 \times 56$ (3 times
+#    fewer positions), with 16 filters instead of 64 (a convolution's cost goes with the product of its input
+#    and output widths: 16 times fewer). But ResNet-56 has 27 blocks where ResNet-18 has 8.
 #    :::
 # 5. Change the input to $1 \times 3 \times 448 \times 448$ in `count_macs`. By what factor do the
 #    multiply-adds of ResNet-50 grow, and why does the network still run on an image of that size?

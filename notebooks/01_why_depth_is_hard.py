@@ -8,7 +8,7 @@
 # ---
 
 # %% [markdown]
-# # Why depth is hard
+# # 1. Why depth is hard
 #
 # A deeper network can do everything a shallower one can: copy the shallow network's layers and make the
 # extra ones compute the identity. So adding layers should never make the *training* error worse. In
@@ -429,12 +429,34 @@ plt.show()
 #    :::
 # 3. Train `cifar_plain32` and `cifar_plain44` with the same configuration and plot the final training error
 #    against depth (20, 32, 44, 56). Is the degradation gradual?
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    Train each with `dataclasses.replace(config, model=name)` on the same loaders, so that only the depth
+#    changes. The paper's Figure 6 (left) shows the training error of plain-20, 32, 44 and 56 rising in that
+#    order after its full schedule; a short run may order the middle two either way: compare the gaps with
+#    the difference between two seeds.
+#    :::
 # 4. A batch normalisation after a convolution makes the network's output unchanged when that convolution's
 #    weights are multiplied by a constant, and the gradient is then divided by that constant. Plot
 #    $\lVert \partial\mathcal{L}/\partial W_l \rVert / \lVert W_l \rVert$ per layer for plain-20 and plain-56
 #    at initialisation and after training. Does it spread less than the gradient norm?
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    After `loss.backward()`, `layer.weight.grad.norm() / layer.weight.norm()` for every layer of
+#    `probes.weighted_layers(net)`. Scaling $W_l$ by $c$ leaves the loss unchanged and divides its gradient by
+#    $c$, so the ratio is the same for every scale: what is left of the spread is not a matter of weight size.
+#    :::
 # 5. Over-fitting for comparison: train plain-20 on 500 images for many epochs, and watch its training error
 #    fall toward zero while its validation error stays high. How does that differ from the curves above?
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    `CifarLoader(train, 128, train=True, subset=500)` has 3 batches an epoch: 100 epochs are 300 iterations,
+#    as short as the runs above. Over-fitting shows as a training error far below the validation error;
+#    degradation as a deeper network's *training* error above a shallower one's.
+#    :::
 #
 # ## References
 #

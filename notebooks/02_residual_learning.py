@@ -8,7 +8,7 @@
 # ---
 
 # %% [markdown]
-# # Residual learning
+# # 2. Residual learning
 #
 # Chapter 1 ended on a puzzle: a 56-layer plain network, batch-normalised and well initialised, fits its
 # training data worse than a 20-layer one, although it could copy the 20-layer network and compute the

@@ -8,7 +8,7 @@
 # ---
 
 # %% [markdown]
-# # Basic and bottleneck blocks
+# # 3. Basic and bottleneck blocks
 #
 # ResNet-18 and ResNet-34 are stacks of *basic blocks*; ResNet-50, 101 and 152 are stacks of *bottleneck
 # blocks*. This chapter opens both, counts what they cost, and rebuilds the paper's Table 1 from the
@@ -262,9 +262,9 @@ header = ["layer name", "output size"] + [f"{d[6:]}-layer"
 show_table(header, rows, align="center")
 
 # %% [markdown]
-# Every stage halves the feature map and doubles the number of filters, the paper's rule for keeping the
-# time complexity per layer about constant, and the layer counts come out at 18, 34, 50, 101 and 152. Now
-# the multiply-adds of each stage, with the paper's last row quoted beside ours:
+# Every stage after conv2_x halves the feature map and doubles the number of filters, the paper's rule for
+# keeping the time complexity per layer about constant, and the layer counts come out at 18, 34, 50, 101
+# and 152. Now the multiply-adds of each stage, with the paper's last row quoted beside ours:
 
 # %%
 totals = {n: stages[n][-1].macs for n in DEPTHS}
@@ -431,7 +431,7 @@ assert all(s > 0 for s in seconds.values())
 # reason, not tested here: the bottleneck block reads and writes tensors four times as wide at its two
 # ends, and a $1\times1$ convolution does only one multiply-add per input channel for each number it
 # writes, so it moves more memory for each multiply-add. Chapter 4 times whole networks, where on the same
-# CPU, at a batch of 8, every network did between 29 and 34 billion multiply-adds a second: there the
+# CPU, at a batch of 8, every network did between 33 and 46 billion multiply-adds a second: there the
 # multiply-adds predicted the time well. Exercise 6 below measures the blocks with larger batches.
 #
 # ## Summary
@@ -453,16 +453,46 @@ assert all(s > 0 for s in seconds.values())
 # 1. By hand, count the weights and multiply-adds of the first block of ResNet-34's conv3_x stage: 64 to 128
 #    channels, stride 2, with a projection shortcut. Check your answer with
 #    `profile(build("resnet34"))["layer2.0"]`.
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    Weights: $9 \cdot 64 \cdot 128 + 9 \cdot 128 \cdot 128 + 64 \cdot 128 = 229{,}376$ in the convolutions,
+#    plus $2 \times 128$ in each of the three batch norms: 230,144. Each convolution weight is used once at
+#    every output position, $28 \times 28 = 784$ of them: $229{,}376 \times 784 = 179{,}830{,}784$ multiply-adds.
+#    :::
 # 2. A $1\times1$ convolution with stride 2 ignores three input positions in four. Show it: take the first
 #    block of `build("resnet50", variant="v1").layer2`, change its input only at positions whose row or
 #    column index is odd, and compare the output of its `conv1` before and after.
-# 3. Torchvision's Wide ResNet-50-2 doubles the narrow width $w$ of every bottleneck block. Predict from the
-#    $17w^2$ rule roughly how its multiply-adds compare with ResNet-50's, then read
-#    `torchvision.models.Wide_ResNet50_2_Weights.IMAGENET1K_V1.meta["_ops"]`.
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    Feed it `x` of shape (1, 256, 56, 56), then a copy with `x[..., 1::2, :]` and `x[..., :, 1::2]` replaced by
+#    random numbers: `torch.equal` of the two outputs of `block.conv1` is True. Output position $(i, j)$ reads
+#    input position $(2i, 2j)$ alone.
+#    :::
+# 3. Torchvision's Wide ResNet-50-2 doubles the inner width $w$ of every bottleneck block (its two middle
+#    convolutions) and keeps the outer width $4w$. Count the multiply-adds of one such block per position, as
+#    the $17w^2$ of the standard block was counted, predict how the whole network compares with ResNet-50,
+#    then read `torchvision.models.Wide_ResNet50_2_Weights.IMAGENET1K_V1.meta["_ops"]`.
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    $4w \cdot 2w + 9 \cdot (2w)^2 + 2w \cdot 4w = 52w^2$, about three times $17w^2$. The stem, the projection
+#    shortcuts and `fc` do not change, so the whole network grows a little less: 11.40 against 4.09 billion,
+#    2.8 times.
+#    :::
 # 4. Option C of the paper uses a projection on every shortcut. Count the extra parameters and multiply-adds
 #    this would add to ResNet-50 (one $1\times1$ convolution per block, from the block's input width to its
 #    output width), and compare with the paper's remark that it would double the cost of the bottleneck
 #    designs.
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    Twelve of ResNet-50's sixteen blocks have an identity shortcut: two of 256 channels at $56 \times 56$, three
+#    of 512 at $28 \times 28$, five of 1024 at $14 \times 14$, two of 2048 at $7 \times 7$. A projection
+#    from $c$ to $c$ channels has $c^2$ weights and $c^2 H W$ multiply-adds. Per block, $(4w)^2 = 16w^2$ beside
+#    the block's own $17w^2$: the "double" of the paper.
+#    :::
 # 5. Regenerate the first column of the paper's Table 6 (parameters of the CIFAR-10 ResNets) with
 #    `count_params(build(f"cifar_resnet{depth}"))`, and compare with `paper.TABLE6_PARAMS_M`.
 # 6. Re-run the timing cell with `BATCH` set to 1, 8, 32 and 64 and plot the time ratio of the two blocks

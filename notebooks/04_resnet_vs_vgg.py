@@ -8,7 +8,7 @@
 # ---
 
 # %% [markdown]
-# # The cost of ResNet against VGG
+# # 4. The cost of ResNet against VGG
 #
 # The paper presents ResNet-34 as deeper than VGG-19 and yet far cheaper {cite}`he2016deep`
 # {cite}`simonyan2015vgg`. This chapter puts numbers on "cheaper": parameters, multiply-adds and activation
@@ -206,7 +206,7 @@ assert v19 > 5 * r34
 # ResNet-50 to 152 the paper's v1 networks.
 
 # %%
-TABLE3_ROW = {"resnet34": "resnet34 (B)", "resnet50": "resnet50",
+TABLE3_ROW = {"vgg16": "vgg16", "resnet34": "resnet34 (B)", "resnet50": "resnet50",
               "resnet101": "resnet101", "resnet152": "resnet152"}
 published = []  # (name, weights, top-1 %, GMACs)
 for n in NAMES:
@@ -413,18 +413,19 @@ plt.show()
 # every pair above the ratio of the times is within about 30% of the ratio of the multiply-adds. The largest miss
 # is ResNet-50, the slowest at 33 billion a second: it has the lowest arithmetic intensity of the first
 # table (18 multiply-adds per byte), as the memory-traffic argument predicts, while plain-34, among the
-# highest, ran fastest. Batching gained little on one thread (the last column of the timing table), as the
-# latency argument predicts for a core that one image already keeps busy.
+# highest, ran fastest. Batching gained at most 27% on one thread (the last column of the timing table),
+# and for four of the networks a batch of 8 took slightly longer per image than a batch of 1, as the latency
+# argument predicts for a core that one image already keeps busy.
 #
 # Which networks fall where depends on the machine, the batch and the library versions: on a GPU, whose
-# arithmetic is far cheaper relative to its memory than a CPU core's, the misses are larger (run this page
-# there). The multiply-adds are a property of the network, the time a property of the network *on a
+# arithmetic is far cheaper relative to its memory than a CPU core's, the misses are typically larger
+# {cite}`ma2018shufflenet` (run this page there to measure them). The multiply-adds are a property of the network, the time a property of the network *on a
 # machine*. The published comparisons of the paper are multiply-adds, and they hold everywhere; for speed,
 # measure on the hardware you will use.
 #
 # ## Summary
 #
-# - The paper's "FLOPs" are multiply-adds. Counted exactly, VGG-19 does 19.63 billion per 224-pixel image,
+# - The paper's "FLOPs" are multiply-adds. Counted exactly, VGG-19 does 19.63 billion per 224×224 image,
 #   ResNet-34 3.66 billion (5.36 times fewer) and ResNet-50 4.09 billion, and VGG-16's 138 million
 #   parameters sit mostly (89%) in its three fully connected layers, which the ResNets replace by global
 #   average pooling and one small layer.
@@ -435,8 +436,8 @@ plt.show()
 #   multiply-adds.
 # - Measured on one CPU thread, the time per image followed the multiply-adds closely (between 33 and 46
 #   billion a second for every network); the slowest rate was ResNet-50's, the network with the fewest
-#   multiply-adds per byte of activations. On a GPU the gaps between multiply-adds and time are larger:
-#   measure on your hardware.
+#   multiply-adds per byte of weights and activations. On a GPU the gaps between multiply-adds and time are
+#   typically larger: measure on your hardware.
 # - Activations, not parameters, set the memory of training: ResNet-50 stores more of them per image than
 #   VGG-16.
 #
@@ -444,6 +445,13 @@ plt.show()
 #
 # 1. Add VGG-16 with batch normalisation (`build("vgg16_bn")`) to the cost table. What does batch
 #    normalisation add to the parameters, the multiply-adds and the activations?
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    A batch norm has two parameters per channel (its running mean and variance are buffers, not parameters),
+#    one multiply-add per output number at most (and none once folded into the convolution for inference), and
+#    an output as large as its input: count it with `complexity.profile`.
+#    :::
 # 2. The activation count treats every layer's output as stored. ReLUs in this library work in place, so a
 #    ReLU's output shares memory with its input. Use `profile` to count the activations of ResNet-50
 #    without the ReLU outputs; how much of the total were they?
@@ -456,9 +464,22 @@ plt.show()
 # 3. Re-run the timing cell with more threads (`torch.set_num_threads(n)`, up to your number of cores), or
 #    compare with the thread count printed above. Which networks gain most, and why might deep networks at
 #    batch 1 gain less?
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    At batch 1 a deep network's late layers have little work each ($7 \times 7$ positions): there is not
+#    enough of it to split over threads, and every layer pays the same fixed cost to start them. VGG's few wide
+#    layers give each thread more.
+#    :::
 # 4. Time ResNet-50 in both variants, `build("resnet50", variant="v1")` and `build("resnet50")`. Does the
 #    measured difference match the 6.0% more multiply-adds counted in chapter 3, or NVIDIA's "~5%
 #    imgs/sec"?
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    Time both with the timing cell's method (warm-up, repeats, the best and the median) at the same batch,
+#    alternating the two, and compare the ratio of the medians with 4.09 / 3.86.
+#    :::
 # 5. With the activation memory of the first table, estimate the largest training batch of ResNet-50 and of
 #    VGG-16 that fits in 16 GiB, ignoring everything but activations. Which network lets you train with the
 #    larger batch?

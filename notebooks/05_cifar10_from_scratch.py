@@ -8,7 +8,7 @@
 # ---
 
 # %% [markdown]
-# # CIFAR-10 from scratch
+# # 5. CIFAR-10 from scratch
 #
 # Section 4.2 of the paper {cite}`he2016deep` trains its ResNets on CIFAR-10 {cite}`krizhevsky2009learning`:
 # 60,000 colour images of $32 \times 32$ pixels in ten classes. It is where the paper shows that its ideas

@@ -8,7 +8,7 @@
 # ---
 
 # %% [markdown]
-# # ImageNet at scale
+# # 7. ImageNet at scale
 #
 # The paper's headline results are ResNets trained on ImageNet {cite}`he2016deep`
 # {cite}`russakovsky2015imagenet`: 1.28 million training images in 1000 classes. This chapter is about what
