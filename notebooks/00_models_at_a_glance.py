@@ -74,7 +74,7 @@ assert [n for n, same in rounds_to_paper.items() if not same] == ["resnet34", "r
 # Rounded to the paper's one decimal, five of our seven counts print as the paper does: VGG-19 (19.63, the
 # paper's 19.6), plain-34 (3.64, 3.6), ResNet-18 (1.81, 1.8), ResNet-101 (7.57, 7.6) and ResNet-152
 # (11.28, 11.3). Two do not: ResNet-34 (3.66, printed 3.6) and ResNet-50 (3.86, printed 3.8). VGG-16 has no
-# figure in the paper's text, only VGG-19.
+# FLOPs figure in the paper's text (its Table 3 lists only its error), VGG-19 has one.
 #
 # ### Where our counts and the paper's part
 #
@@ -165,8 +165,7 @@ with torch.no_grad():
     print("largest difference between the outputs:", (ours(x) - theirs(x)).abs().max().item())
 
 # %% [markdown]
-# The test suite (`tests/test_models.py`) does the same for all five depths, and checks every count on this
-# page to the unit.
+# The test suite (`tests/test_models.py`) does the same for all five depths.
 #
 # ## Summary
 #

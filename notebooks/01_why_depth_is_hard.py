@@ -274,7 +274,7 @@ for name, short in NAMES.items():
           f"({runs[name][-1]['images_per_s']:.0f} images/s in the last epoch)")
 
 # %% [markdown]
-# Training error (dashed in the paper's figures, left here) and validation error (right), in percent, after
+# Training error (left, as in the paper's Figure 1) and validation error (right), in percent, after
 # each epoch. The training error of an epoch is measured on the augmented images while the network trains,
 # as in the paper's curves.
 
@@ -378,8 +378,9 @@ plt.show()
 # Nothing vanishes: the smallest layer gradient of plain-56 is of the same order as plain-20's (the table
 # above). What the measurement adds to the paper's "healthy norms" is that at initialisation they are far
 # from healthy in the other direction: plain-56's gradient *explodes* toward the input, 520 at the first
-# layer against 0.44 at the `fc` layer, a spread of 3,884 times (plain-20's: 8 times), as in the
-# batch-normalised ReLU perceptrons of the first part. Training turns it around, as it did there: in the
+# layer against 0.44 at the `fc` layer, and 3,884 times between its largest and smallest layer gradient
+# (plain-20's: 8 times), as in the batch-normalised ReLU perceptrons of the first part. Training turns it
+# around, as it did there: in the
 # trained plain-56 the first layer gets 0.020, less than the `fc` layer's 0.173, and the spread is down to
 # 17 times. (Weight gradients are not the whole story in a batch-normalised network, where scaling a
 # layer's weights scales its gradient inversely; the exercises look at the ratio of the two.) Whatever
