@@ -663,14 +663,15 @@ def _check_classes(num_classes: int | None, logits: torch.Tensor, y: torch.Tenso
 @torch.no_grad()
 def evaluate(model: nn.Module, loader, device: str | torch.device | None = None, amp: str = "auto",
              topk: tuple[int, ...] = (1, 5), num_classes: int | None = None, ten_crop: bool = False,
-             channels_last: bool = False) -> dict:
+             flip: bool = False, channels_last: bool = False) -> dict:
     """Loss and top-k accuracy (fractions of 1) of `model` over `loader`, per-class accuracy and the
     confusion matrix (rows: true class, columns: predicted; int64).
 
     `top{k}` is reported for k < number of classes only (top-5 of 5 classes is always 1). `device`: where
     to run, None = where the model is. `ten_crop`: batches of shape (B, crops, C, H, W), scored by the
-    softmax averaged over the crops (the paper's 10-crop testing). Under torch.distributed with a sharded
-    loader, the counts are summed over the processes.
+    softmax averaged over the crops (the paper's 10-crop testing). `flip`: each image (or crop) also scored
+    mirrored left-right, the two softmaxes averaged (test-time augmentation). Under torch.distributed with a
+    sharded loader, the counts are summed over the processes.
     """
     device = torch.device(device) if device is not None else next(model.parameters(), torch.empty(0)).device
     model.to(device)
@@ -691,11 +692,12 @@ def evaluate(model: nn.Module, loader, device: str | torch.device | None = None,
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            logits = model(x)
-        logits = logits.float()
+            logits = model(x).float()
+            mirrored = model(x.flip(-1)).float() if flip else None
         c = _check_classes(num_classes, logits, y)
-        if ten_crop:
-            log_p = logits.view(b, -1, c).softmax(-1).mean(1).clamp_min(1e-12).log()
+        if ten_crop or flip:  # average probabilities, not logits: each view votes with its confidence
+            p = logits.softmax(-1) if mirrored is None else (logits.softmax(-1) + mirrored.softmax(-1)) / 2
+            log_p = p.view(b, -1, c).mean(1).clamp_min(1e-12).log()
         else:
             log_p = logits.log_softmax(-1)
         if confusion is None:

@@ -363,6 +363,31 @@ def test_ten_crop_averages_the_softmax_over_crops():
         evaluate(nn.Flatten(), [(x[:, 0], y)], ten_crop=True)
 
 
+
+def test_flip_averages_the_softmax_of_each_image_and_its_mirror():
+    # A "network" that reads the left column of a 2-pixel-wide image as three logits: the mirror shows it the
+    # right column. Image 0 (label 0): left column class 0 by 4, right column class 2 by 3, so the flipped
+    # view alone says 2 and the average of the two softmaxes says 0 (0.505 against 0.464).
+    left = lambda x: x[..., 0].flatten(1)  # noqa: E731
+    x = torch.zeros(2, 3, 1, 2)
+    x[0, 0, 0, 0] = 4.0    # image 0, left column: class 0 by 4
+    x[0, 2, 0, 1] = 3.0    # image 0, right column: class 2 by 3
+    x[1, 1, 0, :] = 4.0    # image 1: class 1 in both columns
+    y = torch.tensor([0, 1])
+
+    class LeftColumn(nn.Module):
+        def forward(self, images):
+            return left(images)
+
+    r = evaluate(LeftColumn(), [(x, y)], flip=True)
+    probs = (left(x).softmax(-1) + left(x.flip(-1)).softmax(-1)) / 2
+    assert probs.argmax(1).tolist() == [0, 1] and left(x.flip(-1)).argmax(1).tolist() == [2, 1]
+    assert probs[0].tolist() == pytest.approx([0.50497, 0.03147, 0.46356], abs=1e-5)
+    assert r["top1"] == 1.0
+    assert r["loss"] == pytest.approx(-(probs[0, 0].log() + probs[1, 1].log()).item() / 2, rel=1e-6)
+    assert evaluate(LeftColumn(), [(x.flip(-1), y)])["top1"] == 0.5  # the mirror alone gets image 0 wrong
+
+
 # ---------------------------------------------------------------------------------------------- plots
 
 def test_plots_return_figures():
