@@ -389,8 +389,9 @@ plot_gradients({**at_init, **trained}, "plain-56 and ResNet-56, at initialisatio
 # Training changes the sizes: the learning rate, the weight decay and the growth of the weights all act on
 # them, and in a batch-normalised network larger weights mean proportionally smaller gradients. After this
 # run the two networks' weight gradients spread about equally (the last line printed), where at
-# initialisation (the first table) plain-56's were a hundred times more uneven than ResNet-56's. What the shortcuts guarantee is not a particular size
-# of gradient but a path: every block's gradient includes the gradient from above, unchanged.
+# initialisation (the first table) plain-56's were about a hundred times more uneven than ResNet-56's. What
+# the shortcuts guarantee is not a particular size of gradient but a path: every block's gradient includes
+# the gradient from above, unchanged.
 #
 # ## The shortcut options A, B and C
 #
