@@ -64,3 +64,9 @@ def test_chapters_import_the_library_instead_of_retyping_it(path):
     assert not defined & library_functions(), f"{path.name} redefines {sorted(defined & library_functions())}"
     code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
     assert not [f"{snippet} (use {where})" for snippet, where in RETYPED.items() if snippet in code]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_chapter_is_left_with_a_placeholder(path):
+    text = path.with_suffix(".py").read_text()
+    assert not [word for word in ("FIXME", "TODO", "XXX") if word in text]
