@@ -2,21 +2,18 @@
 damaged files, hidden folders, mistakes on the command line. Each test reproduces one gap that a
 fault-injection pass found, and checks that it is closed."""
 
-import io
 import json
 import os
 import random
 import shutil
 import signal
 import stat
-import tarfile
 import time
 import traceback
 from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 from torch import nn
 
 from resnet_lib import checkpoint, data, models, train
@@ -24,6 +21,7 @@ from resnet_lib.checkpoint import CheckpointError, load_checkpoint, save_checkpo
 from resnet_lib.data import CifarLoader, ImageTensors, load_cifar10, make_loader
 from resnet_lib.train import History, TrainConfig, TrainingError, fit
 from test_cli import run as run_cli  # (exit status, stdout, stderr) of the command line
+from test_data import _make_archive as make_archive  # a small made-up JPEG copy of CIFAR-10
 
 HERE = Path(__file__).resolve().parent
 
@@ -231,29 +229,17 @@ def test_a_non_finite_validation_loss_stops_the_run(cifar, tmp_path):
 # ---------------------------------------------------------------------------------------------- 4. damaged data
 
 
-def jpeg_archive(archive: Path, broken: str | None = None) -> Path:
-    """A CIFAR-10 JPEG copy of 2 training and 1 test image a class; the file `broken` cut short."""
-    archive.parent.mkdir(exist_ok=True)
-    with tarfile.open(archive, "w:gz") as tf:
-        for split, n in (("train", 2), ("test", 1)):
-            for c, name in enumerate(data.CIFAR10_CLASSES):
-                for i in range(n):
-                    jpeg = io.BytesIO()
-                    Image.new("RGB", (32, 32), (20 * c, 30 * i, 99)).save(jpeg, "JPEG")
-                    info = tarfile.TarInfo(f"cifar10-jpeg/{split}/{name}/{i:04d}.jpg")
-                    content = jpeg.getvalue()[:100] if info.name == broken else jpeg.getvalue()
-                    info.size = len(content)
-                    tf.addfile(info, io.BytesIO(content))
-    return archive
+PER_CLASS = {"train": 2, "test": 1}  # images a class in the small JPEG copy
 
 
 @pytest.fixture
 def small_jpeg_copy(monkeypatch, tmp_path):
-    """The copy of `jpeg_archive` in tmp_path/root, and an empty cache."""
-    monkeypatch.setattr(data, "_JPEG_COUNTS", {"train": 2, "test": 1})
+    """A JPEG copy of 2 training and 1 test image a class in tmp_path/root, and an empty cache."""
+    monkeypatch.setattr(data, "_JPEG_COUNTS", PER_CLASS)
     monkeypatch.setattr(data, "VAL_PER_CLASS", 1)
     monkeypatch.setenv("RESNET_CACHE", str(tmp_path / "cache"))
-    return jpeg_archive(tmp_path / "root" / "cifar10-jpeg.tar.gz")
+    (tmp_path / "root").mkdir()
+    return make_archive(tmp_path / "root" / "cifar10-jpeg.tar.gz", PER_CLASS)
 
 
 @pytest.mark.parametrize("damage", ["random bytes", "cut in half"])
@@ -267,7 +253,7 @@ def test_a_damaged_archive_is_named_in_one_line(small_jpeg_copy, damage):
 
 
 def test_an_unreadable_image_in_the_archive_is_named(small_jpeg_copy):
-    jpeg_archive(small_jpeg_copy, broken="cifar10-jpeg/train/cat/0001.jpg")
+    make_archive(small_jpeg_copy, PER_CLASS, broken="cifar10-jpeg/train/cat/0001.jpg")
     with pytest.raises(ValueError) as e:
         load_cifar10("test", root=small_jpeg_copy.parent)
     assert str(e.value) == (f"{small_jpeg_copy} holds cifar10-jpeg/train/cat/0001.jpg, which is not a readable JPEG "
