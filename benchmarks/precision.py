@@ -23,7 +23,7 @@ import torch
 import throughput  # benchmarks/throughput.py, beside this file
 from resnet_lib import models
 from resnet_lib.provenance import command_line, provenance
-from resnet_lib.speed import TrainingStep
+from resnet_lib.speed import TrainingStep, step_settings
 from resnet_lib.train import pick_device
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,12 +34,7 @@ def settings(device: torch.device, compile: bool) -> dict:
     """name -> TrainingStep keywords. Mixed precision in bfloat16, the type that needs no gradient scaler
     (float16 on GPUs without bfloat16 units)."""
     low = torch.bfloat16 if device.type == "cpu" or torch.cuda.is_bf16_supported() else torch.float16
-    name = str(low).removeprefix("torch.")
-    out = {"float32": {}, "float32, channels_last": {"channels_last": True},
-           f"{name} autocast": {"amp": low}, f"{name} autocast, channels_last": {"amp": low, "channels_last": True}}
-    if compile:
-        out[f"{name} autocast, channels_last, compile"] = {"amp": low, "channels_last": True, "compile": True}
-    return out
+    return step_settings(low, compile)
 
 
 def rows_for(name: str, batch: int, args, device: torch.device) -> list[dict]:
@@ -78,10 +73,10 @@ def main(argv=None) -> None:
     rows = []
     for name in args.models:
         batch = args.batch if SHAPES[name][0] == 32 else args.batch_224
-        rows += rows_for(name, batch, args, device)
-        base = rows[-len(settings(device, args.compile))]["images_per_s"]
-        for r in rows[-len(settings(device, args.compile)):]:
-            r["vs_float32"] = r["images_per_s"] / base
+        model_rows = rows_for(name, batch, args, device)
+        rows += model_rows
+        for r in model_rows:
+            r["vs_float32"] = r["images_per_s"] / model_rows[0]["images_per_s"]  # the first row is float32
             print(f"{name:<16}{r['image_size']:>4} px, batch {batch:<4} {r['setting']:<42}"
                   f"{r['images_per_s']:>9.1f} img/s {r['vs_float32']:>6.2f}x  (warm-up {r['warmup_seconds']} s)",
                   flush=True)

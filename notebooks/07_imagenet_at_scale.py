@@ -76,7 +76,7 @@ from resnet_lib.recipes import describe as describe_recipe, get_recipe
 from resnet_lib.runsize import in_colab, pick
 from resnet_lib.results import load_result
 from resnet_lib.show import network_name, nowrap, show_table
-from resnet_lib.speed import TrainingStep
+from resnet_lib.speed import TrainingStep, step_settings
 from resnet_lib.train import autocast_dtype, evaluate, pick_device
 from resnet_lib.transfer import load_pretrained, pretrained_weights, weights_file
 
@@ -338,12 +338,7 @@ def train_throughput(arch="resnet50", amp=None, channels_last=False, compile=Fal
 
 # Mixed precision: bfloat16 where the device has it (float16, with a gradient scaler, on older GPUs).
 AMP = autocast_dtype(DEVICE) or torch.bfloat16
-amp_name = str(AMP).removeprefix("torch.")
-settings = {"float32": {}, "float32, channels_last": {"channels_last": True},
-            f"{amp_name} autocast": {"amp": AMP},
-            f"{amp_name} autocast, channels_last": {"amp": AMP, "channels_last": True}}
-if COMPILE:
-    settings[f"{amp_name} autocast, channels_last, compile"] = {"amp": AMP, "channels_last": True, "compile": True}
+settings = step_settings(AMP, compile=COMPILE)  # the settings of the stored table, by name
 if COMPILE and DEVICE.type == "cpu":
     # Inductor compiles C++ for the CPU and logs that it found no CUDA toolkit: expected here, not a problem.
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)

@@ -15,7 +15,7 @@ from torch import nn
 
 from .train import Stopwatch
 
-__all__ = ["TrainingStep"]
+__all__ = ["TrainingStep", "step_settings"]
 
 
 class TrainingStep:
@@ -55,3 +55,14 @@ class TrainingStep:
             images += len(self.batches[self.steps_done % len(self.batches)][1])
             self.step()
         return images / clock.stop()
+
+
+def step_settings(low: torch.dtype, compile: bool = False) -> dict[str, dict]:
+    """The settings chapter 7 and benchmarks/precision.py compare, by name: `TrainingStep` keywords for
+    float32, channels_last, autocast to `low` (bfloat16 or float16), both, and with compile all three."""
+    name = str(low).removeprefix("torch.")
+    out = {"float32": {}, "float32, channels_last": {"channels_last": True},
+           f"{name} autocast": {"amp": low}, f"{name} autocast, channels_last": {"amp": low, "channels_last": True}}
+    if compile:
+        out[f"{name} autocast, channels_last, compile"] = {"amp": low, "channels_last": True, "compile": True}
+    return out
