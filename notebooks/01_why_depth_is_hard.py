@@ -260,8 +260,8 @@ print(f"training images: {TRAIN_IMAGES:,} of the {len(train):,} (with the paper'
 print(f"validation images: {VAL_IMAGES:,} of the {len(val):,} held out")
 print(f"{ITERATIONS:,} iterations of batch {config.batch_size} = {ITERATIONS / len(train_loader):.0f} epochs; "
       f"learning rate {config.lr}, divided by 10 at iterations {config.milestones[0]:,} and {config.milestones[1]:,}")
-print(f"the paper: {R['iterations']:,} iterations on {R['train_images']:,} images, lr divided at "
-      f"{R['milestones'][0]:,} and {R['milestones'][1]:,}")
+print(f"the paper: {R['iterations']:,} iterations, a length it chose on a {R['train_images']:,}/"
+      f"{R['val_images']:,} train/val split; lr divided at {R['milestones'][0]:,} and {R['milestones'][1]:,}")
 
 # %% tags=["nbval-ignore-output"]
 NAMES = {"cifar_plain20": "plain-20", "cifar_plain56": "plain-56"}

@@ -297,8 +297,8 @@ print(f"{ITERATIONS:,} iterations of batch {config.batch_size} = {ITERATIONS / l
 if WARMUP:
     print(f"warm-up: the learning rate rises linearly from {config.warmup_lr} to {config.lr} over the first "
           f"{WARMUP:,} iterations")
-print(f"the paper: {R['iterations']:,} iterations on {R['train_images']:,} images, lr divided at "
-      f"{R['milestones'][0]:,} and {R['milestones'][1]:,}")
+print(f"the paper: {R['iterations']:,} iterations, a length it chose on a {R['train_images']:,}/"
+      f"{R['val_images']:,} train/val split; lr divided at {R['milestones'][0]:,} and {R['milestones'][1]:,}")
 
 # %% tags=["nbval-ignore-output"]
 NAMES = {"cifar_plain20": "plain-20", "cifar_plain56": "plain-56",
