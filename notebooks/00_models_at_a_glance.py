@@ -23,7 +23,8 @@
 # - check that our ImageNet models are torchvision's, weight for weight.
 
 # %% tags=["hide-input"]
-# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or `pip install -e .` did).
+# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or
+# `pip install -e .` did).
 import sys
 if "google.colab" in sys.modules:
     import subprocess
@@ -56,7 +57,8 @@ print(describe(SIZE))
 # %%
 print(f"{'model':<10} {'params (M)':>10} {'GMACs v1':>9} {'paper':>6} {'GMACs v1.5':>10}")
 rounds_to_paper = {}
-for name in ["vgg16", "vgg19", "plain34", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]:
+for name in ["vgg16", "vgg19", "plain34", "resnet18", "resnet34", "resnet50", "resnet101",
+             "resnet152"]:
     params = complexity.count_params(on_meta(name))
     if name.startswith("resnet"):
         v1 = complexity.count_macs(on_meta(name, variant="v1")) / 1e9
@@ -93,14 +95,15 @@ for name in ["resnet18", "resnet34", "resnet50"]:
     costs = complexity.profile(net)
     projections = sum(costs[n].macs for n, m in net.named_modules() if n.endswith("downsample"))
     without[name] = costs[""].macs - projections
-    print(f"{name:<10} {costs[''].macs / 1e9:>9.3f} {projections / 1e9:>12.3f} {without[name] / 1e9:>9.3f} "
-          f"{paper.TABLE1_GMACS[name]:>6}")
+    print(f"{name:<10} {costs[''].macs / 1e9:>9.3f} {projections / 1e9:>12.3f} "
+          f"{without[name] / 1e9:>9.3f} {paper.TABLE1_GMACS[name]:>6}")
 
 # Option A adds no multiply-adds: ResNet-34 with it costs exactly what plain-34 costs.
 assert without["resnet34"] == complexity.count_macs(on_meta("plain34"))
 assert round(without["resnet34"] / 1e9, 1) == paper.TABLE1_GMACS["resnet34"]  # 3.64 -> 3.6
 assert round(without["resnet18"] / 1e9, 1) == paper.TABLE1_GMACS["resnet18"]  # 1.79 -> 1.8
-assert round(without["resnet50"] / 1e9, 1) != paper.TABLE1_GMACS["resnet50"]  # 3.50: not the paper's 3.8
+# 3.50: not the paper's 3.8
+assert round(without["resnet50"] / 1e9, 1) != paper.TABLE1_GMACS["resnet50"]
 
 # %% [markdown]
 # With option A, ResNet-34 costs exactly what plain-34 costs, 3.64 billion multiply-adds, which the paper
@@ -144,7 +147,8 @@ for depth, quoted in paper.TABLE6_PARAMS_M.items():
 # %%
 for name in ("resnet18", "resnet50"):
     print(name)
-    print(complexity.format_table(complexity.stage_table(on_meta(name, variant="v1"))), end="\n\n")
+    print(complexity.format_table(complexity.stage_table(on_meta(name, variant="v1"))),
+          end="\n\n")
 
 # %% [markdown]
 # ## Our models are torchvision's

@@ -32,7 +32,8 @@
 # At the `gpu` size the same cells run the paper's full recipe.
 
 # %% tags=["hide-input"]
-# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or `pip install -e .` did).
+# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or
+# `pip install -e .` did).
 import sys
 if "google.colab" in sys.modules:
     import subprocess
@@ -150,7 +151,8 @@ assert first_last(at_init["sigmoid", "default", False]) < 1e-8    # vanishes
 assert first_last(at_init["sigmoid", "he", False]) < 1e-4         # still vanishes
 assert first_last(at_init["relu", "default", False]) < 1e-3       # vanishes
 assert spread(at_init["relu", "he", False]) < 10                  # every layer within 10x
-assert all(first_last(at_init["relu", init, True]) > 10 for init in INITS)  # grows toward the input
+# grows toward the input
+assert all(first_last(at_init["relu", init, True]) > 10 for init in INITS)
 assert all(min(at_init[case].values()) > 0.1 for case in CASES if case[2])  # BN: nothing vanishes
 
 # %% [markdown]
@@ -175,9 +177,11 @@ print(f"{STEPS} steps of batch 128 ({STEPS * 128:,} images), constant learning r
 print(f"{'network':<30} {'loss':>6} {'layer 1':>9} {'layer 20':>9} {'1 / 20':>9}")
 for case in CASES:
     v = list(after[case].values())
-    print(f"{label(*case):<30} {step_loss[case]:>6.3f} {v[0]:>9.1e} {v[-1]:>9.1e} {first_last(after[case]):>9.1e}")
+    print(f"{label(*case):<30} {step_loss[case]:>6.3f} {v[0]:>9.1e} {v[-1]:>9.1e} "
+          f"{first_last(after[case]):>9.1e}")
 assert all(math.isfinite(loss) for loss in step_loss.values())
-assert first_last(after["sigmoid", "default", False]) < 1e-8  # training does not rescue the sigmoid stack
+# training does not rescue the sigmoid stack
+assert first_last(after["sigmoid", "default", False]) < 1e-8
 if SIZE != "smoke":  # after 100 steps every loss is still near ln 10 = 2.30
     assert all(2.0 < loss < 2.4 for loss in step_loss.values())
 
@@ -250,18 +254,23 @@ plt.show()
 R = paper.CIFAR_RECIPE
 TRAIN_IMAGES = pick(SIZE, smoke=512, cpu=5_000, gpu=R["train_images"])
 VAL_IMAGES = pick(SIZE, smoke=500, cpu=1_000, gpu=R["val_images"])
-train_loader = CifarLoader(train, R["batch_size"], train=True, device=device, subset=TRAIN_IMAGES, seed=0)
+train_loader = CifarLoader(train, R["batch_size"], train=True, device=device, subset=TRAIN_IMAGES,
+                           seed=0)
 val_loader = CifarLoader(val, 500, train=False, device=device, subset=VAL_IMAGES)
-ITERATIONS = pick(SIZE, smoke=2 * len(train_loader), cpu=8 * len(train_loader), gpu=R["iterations"])
-config = TrainConfig(iterations=ITERATIONS, batch_size=R["batch_size"], lr=R["lr"], momentum=R["momentum"],
-                     weight_decay=R["weight_decay"], milestones=(ITERATIONS // 2, ITERATIONS * 3 // 4),
-                     progress=False)
-print(f"training images: {TRAIN_IMAGES:,} of the {len(train):,} (with the paper's crops and flips)")
+ITERATIONS = pick(SIZE, smoke=2 * len(train_loader), cpu=8 * len(train_loader),
+                  gpu=R["iterations"])
+config = TrainConfig(iterations=ITERATIONS, batch_size=R["batch_size"], lr=R["lr"],
+                     momentum=R["momentum"], weight_decay=R["weight_decay"],
+                     milestones=(ITERATIONS // 2, ITERATIONS * 3 // 4), progress=False)
+print(f"training images: {TRAIN_IMAGES:,} of the {len(train):,} "
+      f"(with the paper's crops and flips)")
 print(f"validation images: {VAL_IMAGES:,} of the {len(val):,} held out")
-print(f"{ITERATIONS:,} iterations of batch {config.batch_size} = {ITERATIONS / len(train_loader):.0f} epochs; "
-      f"learning rate {config.lr}, divided by 10 at iterations {config.milestones[0]:,} and {config.milestones[1]:,}")
+print(f"{ITERATIONS:,} iterations of batch {config.batch_size} = "
+      f"{ITERATIONS / len(train_loader):.0f} epochs; learning rate {config.lr}, divided by 10 at "
+      f"iterations {config.milestones[0]:,} and {config.milestones[1]:,}")
 print(f"the paper: {R['iterations']:,} iterations, a length it chose on a {R['train_images']:,}/"
-      f"{R['val_images']:,} train/val split; lr divided at {R['milestones'][0]:,} and {R['milestones'][1]:,}")
+      f"{R['val_images']:,} train/val split; lr divided at {R['milestones'][0]:,} and "
+      f"{R['milestones'][1]:,}")
 
 # %% tags=["nbval-ignore-output"]
 NAMES = {"cifar_plain20": "plain-20", "cifar_plain56": "plain-56"}
@@ -269,7 +278,8 @@ nets, runs = {}, {}
 for name, short in NAMES.items():
     torch.manual_seed(0)
     nets[name] = build(name)
-    runs[name] = fit(nets[name], train_loader, val_loader, dataclasses.replace(config, model=name))
+    runs[name] = fit(nets[name], train_loader, val_loader,
+                     dataclasses.replace(config, model=name))
     print(f"{short}: trained in {runs[name].meta['wall_seconds']:.0f} s "
           f"({runs[name][-1]['images_per_s']:.0f} images/s in the last epoch)")
 
@@ -283,8 +293,10 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True, layout="constrain
 for i, (name, short) in enumerate(NAMES.items()):
     h = runs[name]
     its = h.series("iteration")
-    axes[0].plot(its, [100 * (1 - a) for a in h.series("train_top1")], "--o", ms=3, color=f"C{i}", label=short)
-    axes[1].plot(its, [100 * (1 - a) for a in h.series("val_top1")], "-o", ms=3, color=f"C{i}", label=short)
+    axes[0].plot(its, [100 * (1 - a) for a in h.series("train_top1")], "--o", ms=3, color=f"C{i}",
+                 label=short)
+    axes[1].plot(its, [100 * (1 - a) for a in h.series("val_top1")], "-o", ms=3, color=f"C{i}",
+                 label=short)
 for ax, title in zip(axes, ("training error", "validation error")):
     ax.set_title(title)
     ax.set_xlabel("iteration")
@@ -294,7 +306,8 @@ axes[0].set_ylabel("top-1 error (%)")
 plt.show()
 
 # %% tags=["nbval-ignore-output"]
-err = {name: {"train": 100 * (1 - runs[name][-1]["train_top1"]), "val": 100 * (1 - runs[name][-1]["val_top1"])}
+err = {name: {"train": 100 * (1 - runs[name][-1]["train_top1"]),
+              "val": 100 * (1 - runs[name][-1]["val_top1"])}
        for name in NAMES}
 print(f"{'':<9} {'training error':>15} {'validation error':>17}   (%, last epoch)")
 for name, short in NAMES.items():
@@ -344,18 +357,20 @@ for name in NAMES:
     grads[name] = gradient_norms(build(name).to(device), x, y)
 grads["trained plain-56"] = gradient_norms(nets["cifar_plain56"], x, y)
 
-print(f"{'':<22} {'layers':>6} {'first':>8} {'smallest':>9} {'last (fc)':>9} {'largest / smallest':>19}")
+print(f"{'':<22} {'layers':>6} {'first':>8} {'smallest':>9} {'last (fc)':>9} "
+      f"{'largest / smallest':>19}")
 for key, norms in grads.items():
     short = NAMES.get(key, key)
     v = list(norms.values())
-    print(f"{short + (', at init' if key in NAMES else ''):<22} {len(v):>6} {v[0]:>8.3f} {min(v):>9.3f} "
-          f"{v[-1]:>9.3f} {spread(v):>19.0f}")
+    print(f"{short + (', at init' if key in NAMES else ''):<22} {len(v):>6} {v[0]:>8.3f} "
+          f"{min(v):>9.3f} {v[-1]:>9.3f} {spread(v):>19.0f}")
 
 p20, p56 = grads["cifar_plain20"], grads["cifar_plain56"]
 assert len(p20) == 20 and len(p56) == 56
 assert min(p56.values()) > 0.1 * min(p20.values())  # no layer of plain-56 is starved
 assert list(p56.values())[0] > 100 * list(p56.values())[-1]  # at init: explodes toward the input
-assert spread(p56) > 100 * spread(p20)  # at init, plain-56's norms spread far wider than plain-20's
+# at init, plain-56's norms spread far wider than plain-20's
+assert spread(p56) > 100 * spread(p20)
 trained = list(grads["trained plain-56"].values())
 if SIZE != "smoke":  # after training the first layer gets less than fc, and the spread is small
     assert trained[0] < trained[-1] and spread(trained) < 100

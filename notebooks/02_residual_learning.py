@@ -33,7 +33,8 @@
 # At the `gpu` size the same cells run the paper's full recipe.
 
 # %% tags=["hide-input"]
-# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or `pip install -e .` did).
+# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or
+# `pip install -e .` did).
 import sys
 if "google.colab" in sys.modules:
     import subprocess
@@ -94,7 +95,8 @@ from torch import nn
 
 
 class BlockFromScratch(nn.Module):
-    """y = relu(F(x) + x), with F(x) = BN(conv(relu(BN(conv(x))))): the paper's Figure 2 and Eq. 1."""
+    """y = relu(F(x) + x), with F(x) = BN(conv(relu(BN(conv(x))))): the paper's Figure 2
+    and Eq. 1."""
 
     def __init__(self, channels):
         super().__init__()
@@ -115,7 +117,8 @@ scratch = BlockFromScratch(16).eval()
 print(scratch.load_state_dict(ours.state_dict()))  # strict: the same weights, key for key
 x = torch.randn(2, 16, 32, 32)
 with torch.no_grad():
-    print("largest difference from the library's CifarBlock:", (scratch(x) - ours(x)).abs().max().item())
+    print("largest difference from the library's CifarBlock:",
+          (scratch(x) - ours(x)).abs().max().item())
 
 # %% [markdown]
 # The library's `CifarBlock` computes the same function, with more to handle: the first block of a stage
@@ -137,8 +140,9 @@ print(textwrap.dedent(inspect.getsource(CifarBlock.forward)))
 for depth in (20, 56):
     plain, res = build(f"cifar_plain{depth}"), build(f"cifar_resnet{depth}")
     same = [n for n, _ in weighted_layers(plain)] == [n for n, _ in weighted_layers(res)]
-    print(f"plain-{depth}: {count_params(plain):,} parameters; ResNet-{depth}: {count_params(res):,} "
-          f"parameters; {len(weighted_layers(res))} weighted layers, the same layers: {same}")
+    print(f"plain-{depth}: {count_params(plain):,} parameters; "
+          f"ResNet-{depth}: {count_params(res):,} parameters; "
+          f"{len(weighted_layers(res))} weighted layers, the same layers: {same}")
 
 # %% [markdown]
 # ## The gradient through the sum
@@ -185,7 +189,8 @@ val = load_cifar10("val")
 print(train.source)
 x, y = next(iter(CifarLoader(train, batch_size=128, train=False)))
 print("probe batch:", tuple(x.shape))
-BLOCKS = [f"layer{stage}.{i}" for stage in (1, 2, 3) for i in range(9)]  # the 27 blocks of a 56-layer net
+# the 27 blocks of a 56-layer net
+BLOCKS = [f"layer{stage}.{i}" for stage in (1, 2, 3) for i in range(9)]
 print(len(BLOCKS), "blocks:", ", ".join(BLOCKS[:3]), "...", BLOCKS[-1])
 
 # %% tags=["nbval-ignore-output"]
@@ -208,7 +213,8 @@ def per_block(values):
 
 
 def report(measured):
-    print(f"{'':<22} {'weight gradients: largest / smallest':>37} {'block inputs: first / last':>27} {'per block':>10}")
+    print(f"{'':<22} {'weight gradients: largest / smallest':>37} "
+          f"{'block inputs: first / last':>27} {'per block':>10}")
     for key, (w, b) in measured.items():
         bv = list(b.values())
         print(f"{key:<22} {spread(w):>37.0f} {bv[0] / bv[-1]:>27.0f} {per_block(bv):>10.3f}")
@@ -218,7 +224,8 @@ at_init = {PAIR[name] + ", at init": measure(fresh(name)) for name in PAIR}
 report(at_init)
 (wp, bp), (wr, br) = at_init.values()
 assert spread(wp) > 10 * spread(wr)                   # plain-56's layers are far more uneven
-assert per_block(bp.values()) > per_block(br.values())  # and its gradient changes more from block to block
+# and its gradient changes more from block to block
+assert per_block(bp.values()) > per_block(br.values())
 
 
 # %%
@@ -282,23 +289,30 @@ plot_gradients(at_init, "plain-56 and ResNet-56 at initialisation")
 R = paper.CIFAR_RECIPE
 TRAIN_IMAGES = pick(SIZE, smoke=512, cpu=5_000, gpu=R["train_images"])
 VAL_IMAGES = pick(SIZE, smoke=500, cpu=1_000, gpu=R["val_images"])
-train_loader = CifarLoader(train, R["batch_size"], train=True, device=device, subset=TRAIN_IMAGES, seed=0)
+train_loader = CifarLoader(train, R["batch_size"], train=True, device=device, subset=TRAIN_IMAGES,
+                           seed=0)
 val_loader = CifarLoader(val, 500, train=False, device=device, subset=VAL_IMAGES)
-ITERATIONS = pick(SIZE, smoke=2 * len(train_loader), cpu=8 * len(train_loader), gpu=R["iterations"])
-# The short runs only: the learning rate rises linearly from 0.01 to 0.1 over the first epochs (see below)
+ITERATIONS = pick(SIZE, smoke=2 * len(train_loader), cpu=8 * len(train_loader),
+                  gpu=R["iterations"])
+# The short runs only: the learning rate rises linearly from 0.01 to 0.1 over the first epochs
+# (see below)
 WARMUP = pick(SIZE, smoke=len(train_loader), cpu=2 * len(train_loader), gpu=0)
-config = TrainConfig(iterations=ITERATIONS, batch_size=R["batch_size"], lr=R["lr"], momentum=R["momentum"],
-                     weight_decay=R["weight_decay"], milestones=(ITERATIONS // 2, ITERATIONS * 3 // 4),
+config = TrainConfig(iterations=ITERATIONS, batch_size=R["batch_size"], lr=R["lr"],
+                     momentum=R["momentum"], weight_decay=R["weight_decay"],
+                     milestones=(ITERATIONS // 2, ITERATIONS * 3 // 4),
                      warmup_iters=WARMUP, warmup="linear", warmup_lr=0.01, progress=False)
-print(f"training images: {TRAIN_IMAGES:,} of the {len(train):,} (with the paper's crops and flips)")
+print(f"training images: {TRAIN_IMAGES:,} of the {len(train):,} "
+      f"(with the paper's crops and flips)")
 print(f"validation images: {VAL_IMAGES:,} of the {len(val):,} held out")
-print(f"{ITERATIONS:,} iterations of batch {config.batch_size} = {ITERATIONS / len(train_loader):.0f} epochs; "
-      f"learning rate {config.lr}, divided by 10 at iterations {config.milestones[0]:,} and {config.milestones[1]:,}")
+print(f"{ITERATIONS:,} iterations of batch {config.batch_size} = "
+      f"{ITERATIONS / len(train_loader):.0f} epochs; learning rate {config.lr}, divided by 10 at "
+      f"iterations {config.milestones[0]:,} and {config.milestones[1]:,}")
 if WARMUP:
-    print(f"warm-up: the learning rate rises linearly from {config.warmup_lr} to {config.lr} over the first "
-          f"{WARMUP:,} iterations")
+    print(f"warm-up: the learning rate rises linearly from {config.warmup_lr} to {config.lr} "
+          f"over the first {WARMUP:,} iterations")
 print(f"the paper: {R['iterations']:,} iterations, a length it chose on a {R['train_images']:,}/"
-      f"{R['val_images']:,} train/val split; lr divided at {R['milestones'][0]:,} and {R['milestones'][1]:,}")
+      f"{R['val_images']:,} train/val split; lr divided at {R['milestones'][0]:,} and "
+      f"{R['milestones'][1]:,}")
 
 # %% tags=["nbval-ignore-output"]
 NAMES = {"cifar_plain20": "plain-20", "cifar_plain56": "plain-56",
@@ -306,7 +320,8 @@ NAMES = {"cifar_plain20": "plain-20", "cifar_plain56": "plain-56",
 nets, runs = {}, {}
 for name, short in NAMES.items():
     nets[name] = fresh(name)
-    runs[name] = fit(nets[name], train_loader, val_loader, dataclasses.replace(config, model=name))
+    runs[name] = fit(nets[name], train_loader, val_loader,
+                     dataclasses.replace(config, model=name))
     print(f"{short}: trained in {runs[name].meta['wall_seconds']:.0f} s "
           f"({runs[name][-1]['images_per_s']:.0f} images/s in the last epoch)")
 
@@ -333,7 +348,8 @@ axes[0].set_ylabel("top-1 error (%)")
 plt.show()
 
 # %% tags=["nbval-ignore-output"]
-err = {name: (100 * (1 - runs[name][-1]["train_top1"]), 100 * (1 - runs[name][-1]["val_top1"])) for name in NAMES}
+err = {name: (100 * (1 - runs[name][-1]["train_top1"]), 100 * (1 - runs[name][-1]["val_top1"]))
+       for name in NAMES}
 print(f"{'':<10} {'training error':>15} {'validation error':>17}   (%, last epoch)")
 for name, short in NAMES.items():
     print(f"{short:<10} {err[name][0]:>15.1f} {err[name][1]:>17.1f}")
@@ -347,11 +363,13 @@ print(f"at 56 layers, the shortcuts change the training error by "
 for h in runs.values():
     losses = h.series("train_loss")
     assert all(math.isfinite(v) for v in losses)
-    assert SIZE == "smoke" or losses[-1] < losses[0]  # all four learn (eight smoke iterations may not show it)
+    # all four learn (eight smoke iterations may not show it)
+    assert SIZE == "smoke" or losses[-1] < losses[0]
 if SIZE != "smoke":  # a few iterations cannot show it; every larger size does
     assert train_err["plain-56"] - train_err["plain-20"] > 3         # degradation
     assert train_err["plain-56"] - train_err["ResNet-56"] > 3        # removed by the shortcuts
-    assert train_err["ResNet-56"] - train_err["ResNet-20"] < train_err["plain-56"] - train_err["plain-20"]
+    assert (train_err["ResNet-56"] - train_err["ResNet-20"]
+            < train_err["plain-56"] - train_err["plain-20"])
 if SIZE == "cpu":  # this short a run: ResNet-56 not yet below ResNet-20 (the text below says so)
     assert train_err["ResNet-56"] > train_err["ResNet-20"]
 
@@ -382,7 +400,8 @@ print(f"after training, the weight gradients of plain-56 spread over {spread(wp)
       f"ResNet-56's over {spread(wr):.0f}x")
 
 # %%
-plot_gradients({**at_init, **trained}, "plain-56 and ResNet-56, at initialisation (solid) and after training (dashed)")
+plot_gradients({**at_init, **trained},
+               "plain-56 and ResNet-56, at initialisation (solid) and after training (dashed)")
 
 
 # %% [markdown]
@@ -409,9 +428,11 @@ plot_gradients({**at_init, **trained}, "plain-56 and ResNet-56, at initialisatio
 # What each costs, counted on the library's models:
 
 # %%
-from resnet_lib.complexity import on_meta  # built on the meta device: shapes only, nothing is allocated
+# built on the meta device: shapes only, nothing is allocated
+from resnet_lib.complexity import on_meta
 
-print(f"{'network':<11} {'option':>6} {'projections':>11} {'parameters':>11} {'vs A':>7} {'multiply-adds':>14} {'vs A':>7}")
+print(f"{'network':<11} {'option':>6} {'projections':>11} {'parameters':>11} {'vs A':>7} "
+      f"{'multiply-adds':>14} {'vs A':>7}")
 for depth in (20, 56, 110):
     base = None
     for option in ("A", "B", "C"):
@@ -419,8 +440,8 @@ for depth in (20, 56, 110):
         projections = len(weighted_layers(net, shortcuts=True)) - len(weighted_layers(net))
         params, macs = count_params(net), count_macs(net, (1, 3, 32, 32))
         base = base or (params, macs)
-        print(f"ResNet-{depth:<4} {option:>6} {projections:>11} {params:>11,} {params / base[0] - 1:>+7.1%} "
-              f"{macs:>14,} {macs / base[1] - 1:>+7.1%}")
+        print(f"ResNet-{depth:<4} {option:>6} {projections:>11} {params:>11,} "
+              f"{params / base[0] - 1:>+7.1%} {macs:>14,} {macs / base[1] - 1:>+7.1%}")
 
 # %% [markdown]
 # Option B adds two small projections to the whole network; option C adds one to every block, a

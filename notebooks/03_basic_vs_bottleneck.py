@@ -29,7 +29,8 @@
 # line printed by the next cell gives the hardware it ran on.
 
 # %% tags=["hide-input"]
-# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or `pip install -e .` did).
+# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or
+# `pip install -e .` did).
 import sys
 if "google.colab" in sys.modules:
     import subprocess
@@ -284,8 +285,10 @@ rows += [
         lambda n: f"{paper.TABLE1_GMACS[n] * 1e9 / totals[n] - 1:+.1%}"),
 ]
 show_table(["GMACs"] + [f"{name[6:]}-layer" for name in DEPTHS], rows)
-# What the text below says: three of the five round to the paper's figure, and all are within 2% of it.
-assert [n for n in DEPTHS if round(totals[n] / 1e9, 1) != paper.TABLE1_GMACS[n]] == ["resnet34", "resnet50"]
+# What the text below says: three of the five round to the paper's figure, and all are within 2%
+# of it.
+assert ([n for n in DEPTHS if round(totals[n] / 1e9, 1) != paper.TABLE1_GMACS[n]]
+        == ["resnet34", "resnet50"])
 assert all(abs(paper.TABLE1_GMACS[n] * 1e9 / totals[n] - 1) < 0.02 for n in DEPTHS)
 
 # %%

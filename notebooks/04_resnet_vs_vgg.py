@@ -29,7 +29,8 @@
 # measured on.
 
 # %% tags=["hide-input"]
-# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or `pip install -e .` did).
+# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or
+# `pip install -e .` did).
 import sys
 if "google.colab" in sys.modules:
     import subprocess
@@ -229,8 +230,9 @@ for n, w, top1, gmacs in published:
 show_table(["network", "weights", "top-1 (%)", "GMACs (`_ops`)",
             "parameters (M)", "paper: top-1 (%), 10 crops"], rows)
 
-# What the text below says, checked: every ResNet does less arithmetic than either VGG; with the original
-# weights every ResNet but ResNet-18 is more accurate than both; ResNet-50 V2 beats ResNet-152 V1.
+# What the text below says, checked: every ResNet does less arithmetic than either VGG; with the
+# original weights every ResNet but ResNet-18 is more accurate than both; ResNet-50 V2 beats
+# ResNet-152 V1.
 acc = {(n, w): top1 for n, w, top1, _ in published}
 best_vgg = max(acc["vgg16", "IMAGENET1K_V1"], acc["vgg19", "IMAGENET1K_V1"])
 resnets = [n for n in NAMES if n.startswith("resnet")]

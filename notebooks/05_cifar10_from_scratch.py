@@ -28,7 +28,8 @@
 #   wrong.
 
 # %% tags=["hide-input"]
-# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or `pip install -e .` did).
+# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or
+# `pip install -e .` did).
 import sys
 if "google.colab" in sys.modules:
     import subprocess
@@ -350,9 +351,11 @@ plt.show()
 # What the text below says of the recorded network:
 order = [classes[k] for k in per_class.argsort(descending=True).tolist()]
 assert set(order[:3]) == {"automobile", "ship", "truck"} and order[-1] == "cat"
-assert order.index("airplane") > order.index("frog") and order.index("airplane") > order.index("horse")
+assert (order.index("airplane") > order.index("frog")
+        and order.index("airplane") > order.index("horse"))
 top = [divmod(f, len(classes)) for f in off.flatten().argsort(descending=True)[:3].tolist()]
-assert [(classes[i], classes[j]) for i, j in top] == [("dog", "cat"), ("cat", "dog"), ("bird", "deer")]
+assert ([(classes[i], classes[j]) for i, j in top]
+        == [("dog", "cat"), ("cat", "dog"), ("bird", "deer")])
 
 # %% [markdown]
 # The lists printed above tell the story of the recorded network: three of the four vehicles (automobile,

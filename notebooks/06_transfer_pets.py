@@ -32,7 +32,8 @@
 # the book's JPEG copy of CIFAR-10 ({ref}`the data behind the stored outputs <stored-data>`).
 
 # %% tags=["hide-input"]
-# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or `pip install -e .` did).
+# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or
+# `pip install -e .` did).
 import sys
 if "google.colab" in sys.modules:
     import subprocess
@@ -58,29 +59,35 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from tqdm import TqdmWarning
 
-warnings.filterwarnings("ignore", category=TqdmWarning)  # no widgets here: no progress bars either
+# no widgets here: no progress bars either
+warnings.filterwarnings("ignore", category=TqdmWarning)
 # %matplotlib inline
 
 from resnet_lib import data, models, plots, results
-from resnet_lib.pretrain import book_run, imagenette_pretrained, in_memory, resize_for, tensor_transforms
+from resnet_lib.pretrain import (book_run, imagenette_pretrained, in_memory, resize_for,
+                                 tensor_transforms)
 from resnet_lib.recipes import describe as describe_recipe, get_recipe
 from resnet_lib.runsize import in_colab, pick
 from resnet_lib.train import TrainConfig, evaluate, fit, predict
-from resnet_lib.transfer import (freeze_backbone, load_pretrained, new_network, pretrained_weights, train_at_32px,
-                                 weights_file)
+from resnet_lib.transfer import (freeze_backbone, load_pretrained, new_network,
+                                 pretrained_weights, train_at_32px, weights_file)
 
 DOWNLOAD = in_colab()  # in Colab: download the data sets and torchvision's weights
-BACKBONE = "fig6-cifar10-resnet20"  # the stored CIFAR-10 run whose weights cats versus dogs starts from
-CATS_DOGS_EPOCHS = pick(SIZE, smoke=1, cpu=10, gpu=30)   # epochs on cat versus dog, for both starts
+# the stored CIFAR-10 run whose weights cats versus dogs starts from
+BACKBONE = "fig6-cifar10-resnet20"
+# epochs on cat versus dog, for both starts
+CATS_DOGS_EPOCHS = pick(SIZE, smoke=1, cpu=10, gpu=30)
 CATS_DOGS_IMAGES = pick(SIZE, smoke=200, cpu=None, gpu=None)  # photos of each split (None: all)
 ARCH = pick(SIZE, smoke="resnet18", cpu="resnet18", gpu="resnet50")  # the network for the breeds
 PX = pick(SIZE, smoke=32, cpu=32, gpu=224)         # breeds: crops of PX x PX pixels
-EPOCHS = pick(SIZE, smoke=1, cpu=5, gpu=10)        # fine-tuning epochs on the breeds, for every start
+# fine-tuning epochs on the breeds, for every start
+EPOCHS = pick(SIZE, smoke=1, cpu=5, gpu=10)
 BATCH = pick(SIZE, smoke=16, cpu=32, gpu=64)
 IMAGES = pick(SIZE, smoke=74, cpu=None, gpu=None)  # breeds: images of each split (None: all)
 WORKERS = pick(SIZE, smoke=0, cpu=0, gpu=4)
 print(f"cat versus dog: ResNet-20 at 32x32 pixels, {CATS_DOGS_EPOCHS} epoch(s) for each start")
-print(f"37 breeds: {ARCH} at {PX}x{PX} pixels, {EPOCHS} epoch(s) for each way, batches of {BATCH}")
+print(f"37 breeds: {ARCH} at {PX}x{PX} pixels, {EPOCHS} epoch(s) for each way, "
+      f"batches of {BATCH}")
 
 # %% [markdown]
 # ## Cat versus dog from a CIFAR-10 backbone
@@ -105,8 +112,8 @@ print(f"37 breeds: {ARCH} at {PX}x{PX} pixels, {EPOCHS} epoch(s) for each way, b
 try:
     photos = {split: data.dogs_vs_cats(split) for split in ("train", "test")}
 except FileNotFoundError:
-    print("No Dogs vs. Cats photos in the data folder (see data.dogs_vs_cats): using Oxford-IIIT Pet's cats "
-          "and dogs instead.")
+    print("No Dogs vs. Cats photos in the data folder (see data.dogs_vs_cats): using Oxford-IIIT "
+          "Pet's cats and dogs instead.")
     photos = {"train": data.pets("trainval", target="species", download=DOWNLOAD),
               "test": data.pets("test", target="species", download=DOWNLOAD)}
 cats_dogs = {split: in_memory(ds, 32, count=CATS_DOGS_IMAGES) for split, ds in photos.items()}
@@ -114,7 +121,8 @@ for split, t in cats_dogs.items():
     counts = t.labels.bincount(minlength=2).tolist()
     print(f"{split:>5}: {len(t):,} photos ({counts[0]:,} cats, {counts[1]:,} dogs) at "
           f"{t.images.shape[-1]}x{t.images.shape[-1]}; {t.source}")
-assert [c.lower() for c in cats_dogs["train"].classes] == ["cat", "dog"]  # label 0 cat, 1 dog in both data sets
+# label 0 cat, 1 dog in both data sets
+assert [c.lower() for c in cats_dogs["train"].classes] == ["cat", "dog"]
 assert all(min(t.labels.bincount(minlength=2)) > 0 for t in cats_dogs.values())
 
 # %% [markdown]
@@ -127,14 +135,17 @@ assert all(min(t.labels.bincount(minlength=2)) > 0 for t in cats_dogs.values())
 # the augmentation), and is tested once on all 2,000 test photos. Both steps train for 30 epochs.
 
 # %% tags=["nbval-ignore-output"]
-tuning = [results.load_result(f"catsdogs-tuning-{start}") for start in ("fine-tuned", "from-scratch")]
+tuning = [results.load_result(f"catsdogs-tuning-{start}")
+          for start in ("fine-tuned", "from-scratch")]
 stored = results.load_result("catsdogs-transfer")
 STARTS = ["fine-tuned", "from-scratch"]
 backbone = results.load_result(BACKBONE)
-print(f"backbone: {BACKBONE}, {backbone['model']} trained {backbone['iterations']:,} iterations on CIFAR-10, "
-      f"test error {backbone['test']['error_pct']:.2f}% on {backbone['test']['count']:,} test images")
-print(f"\nchoosing the learning rate: {stored['epochs']} epochs on {tuning[0]['train']['photos']:,} training "
-      f"photos, top-1 on the {tuning[0]['test']['photos']} held out")
+print(f"backbone: {BACKBONE}, {backbone['model']} trained {backbone['iterations']:,} iterations "
+      f"on CIFAR-10, test error {backbone['test']['error_pct']:.2f}% on "
+      f"{backbone['test']['count']:,} test images")
+print(f"\nchoosing the learning rate: {stored['epochs']} epochs on "
+      f"{tuning[0]['train']['photos']:,} training photos, top-1 on the "
+      f"{tuning[0]['test']['photos']} held out")
 chosen = {}
 for t in tuning:
     start = t["runs"][0]["start"]
@@ -143,11 +154,14 @@ for t in tuning:
     print(f"  {start:<13} {line}   -> lr {chosen[start]}")
 used = {r["start"]: r["lr"] for r in stored["runs"]}
 assert used == chosen  # the final runs use the rates chosen on held-out photos
-assert [r["top1"] for r in tuning[1]["runs"] if r["lr"] == 0.1][0] < 0.73  # from scratch at 0.1 (text below)
+# from scratch at 0.1 (text below)
+assert [r["top1"] for r in tuning[1]["runs"] if r["lr"] == 0.1][0] < 0.73
 
 n_test = stored["test"]["photos"]
-print(f"\nfinal runs: {stored['epochs']} epochs on {stored['train']['photos']:,} photos, tested on {n_test:,}")
-print(f"{'start':<14}{'lr':>6}   {'test top-1 of each seed':<26}{'mean':>7}{'SE':>7}   train top-1")
+print(f"\nfinal runs: {stored['epochs']} epochs on {stored['train']['photos']:,} photos, "
+      f"tested on {n_test:,}")
+print(f"{'start':<14}{'lr':>6}   {'test top-1 of each seed':<26}{'mean':>7}"
+      f"{'SE':>7}   train top-1")
 acc = {}
 for start in STARTS:
     runs = [r for r in stored["runs"] if r["start"] == start]
@@ -155,19 +169,23 @@ for start in STARTS:
     seeds = ", ".join(f"{a:.2f}" for a in acc[start].tolist())
     se = acc[start].std() / math.sqrt(len(runs))
     train_acc = sum(100 * r["train_top1"] for r in runs) / len(runs)
-    print(f"{start:<14}{used[start]:>6}   {seeds:<26}{acc[start].mean():>6.2f}%{se:>6.2f}   {train_acc:.1f}%")
+    print(f"{start:<14}{used[start]:>6}   {seeds:<26}{acc[start].mean():>6.2f}%"
+          f"{se:>6.2f}   {train_acc:.1f}%")
 gain = acc["fine-tuned"].mean() - acc["from-scratch"].mean()
 gain_se = math.sqrt(sum(acc[s].var() / len(acc[s]) for s in STARTS))
 p = acc["fine-tuned"].mean().item() / 100
 one_run_se = 100 * math.sqrt(p * (1 - p) / n_test)
 print(f"\nfine-tuning gains {gain:.2f} points, standard error {gain_se:.2f} over the seeds "
-      f"({gain / gain_se:.0f} standard errors); one run's top-1 near {100 * p:.0f}% on {n_test:,} photos has a "
-      f"sampling standard error of {one_run_se:.2f} points")
-assert gain > 10 * max(gain_se, one_run_se)  # far outside the noise of either kind (the text below)
+      f"({gain / gain_se:.0f} standard errors); one run's top-1 near {100 * p:.0f}% on "
+      f"{n_test:,} photos has a sampling standard error of {one_run_se:.2f} points")
+# far outside the noise of either kind (the text below)
+assert gain > 10 * max(gain_se, one_run_se)
 assert acc["fine-tuned"].min() > acc["from-scratch"].max()  # in every seed
-overfit = {start: sum(r["train_top1"] - r["top1"] for r in stored["runs"] if r["start"] == start) / len(acc[start])
+overfit = {start: sum(r["train_top1"] - r["top1"] for r in stored["runs"]
+                      if r["start"] == start) / len(acc[start])
            for start in STARTS}
-assert overfit["fine-tuned"] > overfit["from-scratch"]  # training minus test top-1: larger when fine-tuned
+# training minus test top-1: larger when fine-tuned
+assert overfit["fine-tuned"] > overfit["from-scratch"]
 pv = stored["provenance"]
 print(f"\nrun on {pv['hardware']}, torch {pv['torch']}, commit {pv['git_commit'][:10]}, "
       f"{pv['wall_seconds'] / 60:.0f} minutes in all; data: {stored['train']['source']}")
@@ -178,8 +196,8 @@ fig = plots.plot_history([r["history"] for r in stored["runs"]], metrics=("loss"
 display(fig)
 scratch_end = max(r["train_top1"] for r in stored["runs"] if r["start"] == "from-scratch")
 third = min(r["history"][2]["train_top1"] for r in stored["runs"] if r["start"] == "fine-tuned")
-print(f"training top-1 of the fine-tuned runs after 3 epochs: at least {100 * third:.1f}%; of the runs from "
-      f"scratch after {stored['epochs']}: at most {100 * scratch_end:.1f}%")
+print(f"training top-1 of the fine-tuned runs after 3 epochs: at least {100 * third:.1f}%; "
+      f"of the runs from scratch after {stored['epochs']}: at most {100 * scratch_end:.1f}%")
 assert third > scratch_end
 
 # %% [markdown]
@@ -203,8 +221,8 @@ assert third > scratch_end
 cats_dogs_nets, cats_dogs_runs = {}, {}
 for start in STARTS:
     net = new_network("cifar_resnet20", 2, backbone=BACKBONE if start == "fine-tuned" else None)
-    history, metrics = train_at_32px(net, cats_dogs["train"], cats_dogs["test"], epochs=CATS_DOGS_EPOCHS,
-                                     lr=used[start])
+    history, metrics = train_at_32px(net, cats_dogs["train"], cats_dogs["test"],
+                                     epochs=CATS_DOGS_EPOCHS, lr=used[start])
     cats_dogs_nets[start], cats_dogs_runs[start] = net.eval(), (history, metrics)
     print(f"{start:<13} {CATS_DOGS_EPOCHS} epoch(s): test top-1 {100 * metrics['top1']:.1f}% of "
           f"{metrics['count']:,} photos, train top-1 {100 * history[-1]['train_top1']:.1f}%, "
@@ -247,7 +265,8 @@ if SIZE != "smoke":
 #    at all): the labelled test set has to be carved out of the training images.
 
 # %%
-def get_dataset(train=True):  # the tutorial's function as printed, its folders and loaders reduced to names
+# the tutorial's function as printed, its folders and loaders reduced to names
+def get_dataset(train=True):
     if train:
         trainset = "./train/"
         return f"DataLoader({trainset})"
@@ -283,21 +302,26 @@ print(f"accuracy on the training photos instead:                         {100 * 
 
 @torch.no_grad()
 def batch_accuracies(net, t, train_mode=False):
-    """Top-1 of each batch of 8 test photos; in train mode, BatchNorm uses each batch's own statistics."""
-    net = copy.deepcopy(net).train(train_mode)  # a copy: train mode would change the BatchNorm statistics
+    """Top-1 of each batch of 8 test photos; in train mode, BatchNorm uses each batch's own
+    statistics."""
+    # a copy: train mode would change the BatchNorm statistics
+    net = copy.deepcopy(net).train(train_mode)
     loader = data.CifarLoader(t, 8, train=False, drop_last=True)
     return torch.tensor([(net(x).argmax(1) == y).float().mean().item() for x, y in loader])
 
 
 per_batch = batch_accuracies(net, cats_dogs["test"])
-print(f"top-1 of single test batches of 8: from {100 * per_batch.min():.1f}% to {100 * per_batch.max():.1f}% "
-      f"({len(per_batch)} batches, mean {100 * per_batch.mean():.1f}%)")
+print(f"top-1 of single test batches of 8: from {100 * per_batch.min():.1f}% to "
+      f"{100 * per_batch.max():.1f}% ({len(per_batch)} batches, "
+      f"mean {100 * per_batch.mean():.1f}%)")
 train_mode = batch_accuracies(net, cats_dogs["test"], train_mode=True)
-print(f"test accuracy in training mode, batches of 8:                     {100 * train_mode.mean():.1f}%")
+print(f"test accuracy in training mode, batches of 8:                     "
+      f"{100 * train_mode.mean():.1f}%")
 assert len(per_batch) > 0 and 0 <= right <= 1
 if SIZE != "smoke":
     assert on_train > right  # the training photos flatter the network
-    assert per_batch.min() <= 0.5 and per_batch.max() == 1.0 and train_mode.mean() < 0.6  # the text below
+    # the text below
+    assert per_batch.min() <= 0.5 and per_batch.max() == 1.0 and train_mode.mean() < 0.6
 
 # %% [markdown]
 # The training photos flatter the network by several points: the gap a held-out test set exists to expose.
@@ -328,10 +352,12 @@ if SIZE != "smoke":
 # %%
 trainval = data.pets("trainval", target="breed", download=DOWNLOAD)
 test = data.pets("test", target="breed", download=DOWNLOAD)
-species_of = dict(zip(trainval.targets, data.pets("trainval", target="species").targets))  # breed -> 0 cat, 1 dog
+# breed -> 0 cat, 1 dog
+species_of = dict(zip(trainval.targets, data.pets("trainval", target="species").targets))
 BREEDS = trainval.classes
-print(f"{len(trainval)} images to train on (trainval), {len(test)} to test on; {len(BREEDS)} breeds, "
-      f"{sum(s == 0 for s in species_of.values())} of cats and {sum(s == 1 for s in species_of.values())} of dogs")
+print(f"{len(trainval)} images to train on (trainval), {len(test)} to test on; "
+      f"{len(BREEDS)} breeds, {sum(s == 0 for s in species_of.values())} of cats and "
+      f"{sum(s == 1 for s in species_of.values())} of dogs")
 for name, split in (("trainval", trainval), ("test", test)):
     counts = Counter(split.targets)
     big = {BREEDS[b]: n for b, n in counts.items() if n > 10}
@@ -371,10 +397,12 @@ for arch in dict.fromkeys([ARCH, "resnet18"]):
         FROM[arch] = "torchvision's ImageNet weights (IMAGENET1K_V1)"
     except (FileNotFoundError, RuntimeError):
         file = weights_file(pretrained_weights(net)).name
-        why = "and could not be downloaded" if DOWNLOAD else "and downloading is off outside Colab"
-        print(f"No torchvision weights for {arch} here ({file} is not in torch.hub's cache {why}): "
-              f"pretraining our own on Imagenette instead.")
-print(f"{len(START)} of {len({ARCH, 'resnet18'})} architecture(s) start from torchvision's weights")
+        why = ("and could not be downloaded" if DOWNLOAD
+               else "and downloading is off outside Colab")
+        print(f"No torchvision weights for {arch} here ({file} is not in torch.hub's cache "
+              f"{why}): pretraining our own on Imagenette instead.")
+print(f"{len(START)} of {len({ARCH, 'resnet18'})} architecture(s) start from "
+      f"torchvision's weights")
 
 # %% tags=["nbval-ignore-output"]
 PRETRAINED = {}
@@ -385,11 +413,12 @@ for arch in dict.fromkeys([ARCH, "resnet18"]):
     result = imagenette_pretrained(run, download=DOWNLOAD, workers=WORKERS)
     START[arch], PRETRAINED[arch] = result.model, result
     h = result.history
-    FROM[arch] = (f"our weights: {arch} trained {run.epochs} epochs on Imagenette at {run.size} px, "
-                  f"validation top-1 {100 * h[-1]['val_top1']:.1f}%")
+    FROM[arch] = (f"our weights: {arch} trained {run.epochs} epochs on Imagenette at "
+                  f"{run.size} px, validation top-1 {100 * h[-1]['val_top1']:.1f}%")
     how = "read from the library's cache" if result.cached else "trained now"
-    print(f"{arch} on Imagenette ({len(h)} epochs at {run.size}x{run.size}, batch {run.batch_size}): {how}; "
-          f"it took {h.meta['wall_seconds']:.0f} s on {h.meta['device']}")
+    print(f"{arch} on Imagenette ({len(h)} epochs at {run.size}x{run.size}, "
+          f"batch {run.batch_size}): {how}; it took {h.meta['wall_seconds']:.0f} s on "
+          f"{h.meta['device']}")
     for r in h:
         print(f"  epoch {r['epoch']}: train top-1 {100 * r['train_top1']:.1f}%, "
               f"validation top-1 {100 * r['val_top1']:.1f}% (chance: 10%)")
@@ -448,8 +477,8 @@ def loaders():
 
 
 def start_from(arch, num_classes, pretrained=True):
-    """A new network with a fresh `num_classes`-way head and, if `pretrained`, every other weight from
-    START[arch]."""
+    """A new network with a fresh `num_classes`-way head and, if `pretrained`, every other weight
+    from START[arch]."""
     torch.manual_seed(0)
     net = models.build(arch, num_classes=num_classes)
     if pretrained:
@@ -460,15 +489,17 @@ def start_from(arch, num_classes, pretrained=True):
 
 
 def train(arch, how, epochs):
-    """Train one way ("feature extraction", "fine-tuning" or "from scratch"); the model and its History."""
+    """Train one way ("feature extraction", "fine-tuning" or "from scratch"); the model and its
+    History."""
     num_classes = len(BREEDS)
     net = start_from(arch, num_classes, pretrained=how != "from scratch")
     if how == "feature extraction":
         freeze_backbone(net)
-    lr, mult = {"feature extraction": (0.05, 1.0), "fine-tuning": (0.01, 0.1), "from scratch": (0.05, 1.0)}[how]
-    config = TrainConfig(model=arch, model_kwargs={"num_classes": num_classes}, epochs=epochs, lr=lr,
-                         backbone_lr_mult=mult, momentum=0.9, weight_decay=1e-4, schedule="cosine",
-                         eval_every=epochs, progress=False)
+    lr, mult = {"feature extraction": (0.05, 1.0), "fine-tuning": (0.01, 0.1),
+                "from scratch": (0.05, 1.0)}[how]
+    config = TrainConfig(model=arch, model_kwargs={"num_classes": num_classes}, epochs=epochs,
+                         lr=lr, backbone_lr_mult=mult, momentum=0.9, weight_decay=1e-4,
+                         schedule="cosine", eval_every=epochs, progress=False)
     train_loader, test_loader = loaders()
     history = fit(net, train_loader, test_loader, config)
     return net.eval(), history
@@ -484,7 +515,8 @@ _, test_loader = loaders()
 for way in WAYS:
     nets[way], histories[way] = train(ARCH, way, EPOCHS)
     scores[way] = evaluate(nets[way], test_loader)
-print(f"{ARCH} on the {len(BREEDS)} breeds, {EPOCHS} epoch(s) each, tested on {len(pets_test)} images")
+print(f"{ARCH} on the {len(BREEDS)} breeds, {EPOCHS} epoch(s) each, tested on "
+      f"{len(pets_test)} images")
 print(f"{'':<20}{'top-1':>8}{'per breed':>11}{'train top-1':>13}{'seconds':>9}")
 for way in WAYS:
     r, h = scores[way], histories[way]
@@ -495,11 +527,13 @@ commonest = max(Counter(pets_test.labels.tolist()).values()) / len(pets_test)
 print(f"chance: {100 / len(BREEDS):.1f}% per breed; always answering the commonest breed: "
       f"{100 * commonest:.1f}% top-1")
 p = scores["fine-tuning"]["top1"]
-print(f"one test image is {100 / len(pets_test):.2f}% of top-1; the standard error of a top-1 near {100 * p:.0f}% "
-      f"on {len(pets_test)} images is {100 * math.sqrt(p * (1 - p) / len(pets_test)):.1f} points")
+print(f"one test image is {100 / len(pets_test):.2f}% of top-1; the standard error of a top-1 "
+      f"near {100 * p:.0f}% on {len(pets_test)} images is "
+      f"{100 * math.sqrt(p * (1 - p) / len(pets_test)):.1f} points")
 assert all(0 <= r["top1"] <= 1 and math.isfinite(r["loss"]) for r in scores.values())
 assert all(math.isfinite(e["train_loss"]) for h in histories.values() for e in h)
-if SIZE != "smoke":  # every way learns something beyond the class frequencies; no ordering is claimed
+# every way learns something beyond the class frequencies; no ordering is claimed
+if SIZE != "smoke":
     assert all(r["top1"] > commonest + 0.03 for r in scores.values())
 
 # %% tags=["nbval-ignore-output"]
@@ -534,7 +568,8 @@ ax.barh([BREEDS[b] for b in order], [100 * per_breed[b].nan_to_num(0).item() for
 ax.set_xlabel(f"test accuracy (%), {best}")
 ax.set_xlim(0, 100)
 ax.tick_params(axis="y", labelsize=8)
-ax.legend(handles=[Patch(color="#c44e52", label="cat breeds"), Patch(color="#4c72b0", label="dog breeds")],
+ax.legend(handles=[Patch(color="#c44e52", label="cat breeds"),
+                   Patch(color="#4c72b0", label="dog breeds")],
           loc="lower right")
 ax.spines[["top", "right"]].set_visible(False)
 display(fig)
@@ -547,12 +582,14 @@ assert torch.equal(torch.bincount(truth * len(BREEDS) + pred, minlength=len(BREE
     len(BREEDS), len(BREEDS)), scores[best]["confusion"])  # the same counts as evaluate's
 confusion = scores[best]["confusion"].clone()
 confusion.fill_diagonal_(0)
-pairs = [divmod(i, len(BREEDS)) for i in confusion.flatten().argsort(descending=True)[:5].tolist()]
+pairs = [divmod(i, len(BREEDS))
+         for i in confusion.flatten().argsort(descending=True)[:5].tolist()]
 pairs = [(t, p) for t, p in pairs if confusion[t, p] > 0]
 print(f"the most frequent mistakes of {best} ({int(confusion.sum())} mistakes in all):")
 for t, p in pairs:
-    print(f"  {int(confusion[t, p]):3d} x {BREEDS[t]} taken for {BREEDS[p]}"
-          f"{'' if species_of[t] == species_of[p] else '  (a cat for a dog, or a dog for a cat)'}")
+    print(
+        f"  {int(confusion[t, p]):3d} x {BREEDS[t]} taken for {BREEDS[p]}"
+        f"{'' if species_of[t] == species_of[p] else '  (a cat for a dog, or a dog for a cat)'}")
 wrong_species = sum(int(confusion[t, p]) for t in range(len(BREEDS)) for p in range(len(BREEDS))
                     if species_of[t] != species_of[p])
 print(f"{wrong_species} of the mistakes take a cat for a dog or a dog for a cat")
@@ -562,7 +599,8 @@ examples = []
 for t, p in pairs:
     examples += [i for i in range(len(truth)) if truth[i] == t and pred[i] == p][:3]
 examples = examples[:12]
-test_index = [i * len(test) // len(pets_test) for i in range(len(pets_test))]  # in memory -> dataset index
+# in memory -> dataset index
+test_index = [i * len(test) // len(pets_test) for i in range(len(pets_test))]
 if examples:
     pictures = in_memory(test, 128, indices=[test_index[i] for i in examples])
     titles = [f"{BREEDS[truth[i]]}\n→ {BREEDS[pred[i]]}" for i in examples]
@@ -586,7 +624,8 @@ print(f"stored, cat versus dog at 32 px ({stored['train']['photos']:,} training 
       f"{stored['epochs']} epochs):")
 for start in STARTS:
     se = acc[start].std() / math.sqrt(len(acc[start]))
-    print(f"  {start:<13} top-1 {acc[start].mean():.2f}% (standard error {se:.2f}, {len(acc[start])} seeds)")
+    print(f"  {start:<13} top-1 {acc[start].mean():.2f}% (standard error {se:.2f}, "
+          f"{len(acc[start])} seeds)")
 print(f"this run ({SIZE} size), cat versus dog, {CATS_DOGS_EPOCHS} epoch(s): "
       + ", ".join(f"{s} {100 * cats_dogs_runs[s][1]['top1']:.1f}%" for s in STARTS))
 print(f"this run, 37 breeds ({ARCH} at {PX} px, {len(pets_train)} training images): "

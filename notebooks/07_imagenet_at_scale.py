@@ -35,7 +35,8 @@
 # depend on the machine and on what else runs on it; each one is printed beside the hardware it was measured on.
 
 # %% tags=["hide-input"]
-# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or `pip install -e .` did).
+# In Colab, install resnet_lib from the book's repository (elsewhere `make book` or
+# `pip install -e .` did).
 import sys
 if "google.colab" in sys.modules:
     import subprocess
@@ -67,11 +68,13 @@ from torch import nn
 from torchvision.models import ResNet50_Weights
 from tqdm import TqdmWarning
 
-warnings.filterwarnings("ignore", category=TqdmWarning)  # no widgets here: no progress bars either
+# no widgets here: no progress bars either
+warnings.filterwarnings("ignore", category=TqdmWarning)
 # %matplotlib inline
 
 from resnet_lib import data, models, paper, plots
-from resnet_lib.pretrain import book_run, imagenette_pretrained, in_memory, resize_for, tensor_transforms
+from resnet_lib.pretrain import (book_run, imagenette_pretrained, in_memory, resize_for,
+                                 tensor_transforms)
 from resnet_lib.recipes import describe as describe_recipe, get_recipe
 from resnet_lib.runsize import in_colab, pick
 from resnet_lib.results import load_result
@@ -202,7 +205,8 @@ except FileNotFoundError as e:
 # validation images are ImageNet validation images. Every ImageNet code path of the library runs on it:
 
 # %%
-names = data.imagenette("val", download=DOWNLOAD).classes  # in Colab this downloads Imagenette first
+# in Colab this downloads Imagenette first
+names = data.imagenette("val", download=DOWNLOAD).classes
 folder = data.data_root() / "imagenette2-160"
 val_folder = data.image_folder(folder, "val")
 print(f"{folder.name}/val: {len(val_folder):,} images in {len(val_folder.classes)} class folders")
@@ -258,9 +262,11 @@ args = ["--standalone", "--nproc_per_node=2", "-m", "resnet_lib", "imagenette-re
         "--out", str(run_dir)]
 print("$ torchrun " + " ".join(args).replace(str(run_dir), "runs/demo"))
 start = time.perf_counter()
-result = subprocess.run([sys.executable, "-m", "torch.distributed.run", *args], capture_output=True,
-                        text=True, env={**os.environ, "RESNET_PROGRESS": "0", "OMP_NUM_THREADS": "1"})
-out = result.stdout.replace(str(run_dir), "runs/demo").replace(str(data.data_root()), "$RESNET_DATA")
+result = subprocess.run([sys.executable, "-m", "torch.distributed.run", *args],
+                        capture_output=True, text=True,
+                        env={**os.environ, "RESNET_PROGRESS": "0", "OMP_NUM_THREADS": "1"})
+out = (result.stdout.replace(str(run_dir), "runs/demo")
+       .replace(str(data.data_root()), "$RESNET_DATA"))
 print(out)
 print(f"(exit status {result.returncode}, {time.perf_counter() - start:.0f} s)")
 assert result.returncode == 0, result.stderr[-2000:]
@@ -291,18 +297,20 @@ assert (run_dir / "last.pt").is_file()
 
 # %% tags=["nbval-ignore-output"]
 bench = load_result("precision-cpu")
-print(f"{bench['hardware']}, torch {bench['torch']}, {bench['date'][:10]}; training steps of random images, "
-      f"{bench['warmup_steps']} warm-up steps, then {bench['repeats']} rounds of {bench['steps']} timed steps "
-      f"each, the median; load average {bench['load_average_1min'][0]:.2f} before, "
-      f"{bench['load_average_1min'][1]:.2f} after")
+print(f"{bench['hardware']}, torch {bench['torch']}, {bench['date'][:10]}; training steps of "
+      f"random images, {bench['warmup_steps']} warm-up steps, then {bench['repeats']} rounds of "
+      f"{bench['steps']} timed steps each, the median; load average "
+      f"{bench['load_average_1min'][0]:.2f} before, {bench['load_average_1min'][1]:.2f} after")
 show_table(["network", "batch", "setting", "images/s", "vs float32"],
-           [[nowrap(network_name(r["model"])), f"{r['batch_size']} × {r['image_size']} px", r["setting"],
-             f"{r['images_per_s']:.1f}", f"{r['vs_float32']:.2f}x"] for r in bench["rows"]])
+           [[nowrap(network_name(r["model"])), f"{r['batch_size']} × {r['image_size']} px",
+             r["setting"], f"{r['images_per_s']:.1f}", f"{r['vs_float32']:.2f}x"]
+            for r in bench["rows"]])
 speedup = {(r["model"], r["setting"]): r["vs_float32"] for r in bench["rows"]}
 for model in ("cifar_resnet20", "resnet50"):  # the comparisons the text below states
     assert 1.2 < speedup[(model, "float32, channels_last")] < 1.5
     assert speedup[(model, "bfloat16 autocast")] > 1.8
-    assert speedup[(model, "bfloat16 autocast, channels_last")] > speedup[(model, "bfloat16 autocast")]
+    assert (speedup[(model, "bfloat16 autocast, channels_last")]
+            > speedup[(model, "bfloat16 autocast")])
 assert speedup[("cifar_resnet20", "bfloat16 autocast, channels_last")] > 1.95
 assert speedup[("resnet50", "bfloat16 autocast, channels_last")] > 2.5
 
@@ -325,8 +333,8 @@ COMPILE = pick(SIZE, smoke=False, cpu=True, gpu=True)  # compiling takes minutes
 
 
 def train_throughput(arch="resnet50", amp=None, channels_last=False, compile=False):
-    """Images per second of training steps (on one random batch: the data costs nothing here), and the
-    seconds the warm-up steps took (for torch.compile, mostly compiling)."""
+    """Images per second of training steps (on one random batch: the data costs nothing here), and
+    the seconds the warm-up steps took (for torch.compile, mostly compiling)."""
     torch.manual_seed(0)
     model = models.build(arch).to(DEVICE)
     x = torch.randn(BENCH_BATCH, 3, BENCH_PX, BENCH_PX, device=DEVICE)
@@ -336,22 +344,25 @@ def train_throughput(arch="resnet50", amp=None, channels_last=False, compile=Fal
     return step.run(STEPS), first
 
 
-# Mixed precision: bfloat16 where the device has it (float16, with a gradient scaler, on older GPUs).
+# Mixed precision: bfloat16 where the device has it (float16, with a gradient scaler, on older
+# GPUs).
 AMP = autocast_dtype(DEVICE) or torch.bfloat16
 settings = step_settings(AMP, compile=COMPILE)  # the settings of the stored table, by name
 if COMPILE and DEVICE.type == "cpu":
-    # Inductor compiles C++ for the CPU and logs that it found no CUDA toolkit: expected here, not a problem.
+    # Inductor compiles C++ for the CPU and logs that it found no CUDA toolkit: expected here, not
+    # a problem.
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 HARDWARE = describe(SIZE).split(" on ", 1)[1].split(";")[0]
-print(f"ResNet-50, training steps of batch {BENCH_BATCH} at {BENCH_PX}x{BENCH_PX}, {WARMUP} warm-up + "
-      f"{STEPS} timed, on {HARDWARE}")
+print(f"ResNet-50, training steps of batch {BENCH_BATCH} at {BENCH_PX}x{BENCH_PX}, "
+      f"{WARMUP} warm-up + {STEPS} timed, on {HARDWARE}")
 throughput, warmup_s = {}, {}
 for name, kw in settings.items():
     throughput[name], warmup_s[name] = train_throughput(**kw)
 base = throughput["float32"]
 print(f"  {'setting':<40}{'images/s':>10}{'vs float32':>12}{'warm-up (s)':>13}")
 for name in settings:
-    print(f"  {name:<40}{throughput[name]:>10.1f}{throughput[name] / base:>11.2f}x{warmup_s[name]:>13.1f}")
+    print(f"  {name:<40}{throughput[name]:>10.1f}{throughput[name] / base:>11.2f}x"
+          f"{warmup_s[name]:>13.1f}")
 if not COMPILE:
     print("  (torch.compile: not measured at this run size)")
 assert all(v > 0 for v in throughput.values())
@@ -389,23 +400,28 @@ if DEVICE.type == "cuda":
     best_name = max(throughput, key=throughput.get)
     best = throughput[best_name]
 else:
-    stored_r50 = max((r for r in bench["rows"] if r["model"] == "resnet50"), key=lambda r: r["images_per_s"])
-    best_name, best, BENCH_BATCH, BENCH_PX, HARDWARE = (stored_r50["setting"], stored_r50["images_per_s"],
-                                                        stored_r50["batch_size"], stored_r50["image_size"],
-                                                        bench["hardware"])
+    stored_r50 = max((r for r in bench["rows"] if r["model"] == "resnet50"),
+                     key=lambda r: r["images_per_s"])
+    best_name, best, BENCH_BATCH, BENCH_PX, HARDWARE = (
+        stored_r50["setting"], stored_r50["images_per_s"], stored_r50["batch_size"],
+        stored_r50["image_size"], bench["hardware"])
 EPOCHS_PAPER, EPOCHS_V2 = recipe.config.epochs, 600
 hours = EPOCHS_PAPER * TRAIN_IMAGES / best / 3600
 unit = "GPU" if DEVICE.type == "cuda" else "CPU"
-print(f"measured on {HARDWARE}: {best:.1f} images/s ({best_name}, batch {BENCH_BATCH}, {BENCH_PX} px)")
-print(f"ResNet-50, {EPOCHS_PAPER} epochs: {hours:,.0f} {unit}-hours = {hours / 24:,.1f} days on this device")
+print(f"measured on {HARDWARE}: {best:.1f} images/s ({best_name}, batch {BENCH_BATCH}, "
+      f"{BENCH_PX} px)")
+print(f"ResNet-50, {EPOCHS_PAPER} epochs: {hours:,.0f} {unit}-hours = {hours / 24:,.1f} days "
+      f"on this device")
 paper_hours = iters * batch / best / 3600
 print(f"the paper's up to {iters:,} iterations of {batch}: {paper_hours:,.0f} {unit}-hours")
 print(f"torchvision's V2 recipe, {EPOCHS_V2} epochs at 176 px: about "
-      f"{hours * EPOCHS_V2 / EPOCHS_PAPER * (176 / 224) ** 2:,.0f} {unit}-hours (scaled by epochs and pixels)")
+      f"{hours * EPOCHS_V2 / EPOCHS_PAPER * (176 / 224) ** 2:,.0f} {unit}-hours "
+      f"(scaled by epochs and pixels)")
 if DEVICE.type != "cuda":
     print("A GPU figure needs this cell run on a GPU: the numbers above are for this CPU.")
 if BENCH_PX != 224:
-    print(f"(at the {SIZE} size the images are {BENCH_PX} px, not 224: the hours above are not ImageNet's)")
+    print(f"(at the {SIZE} size the images are {BENCH_PX} px, not 224: the hours above are not "
+          f"ImageNet's)")
 assert hours > 0
 
 # %% [markdown]
@@ -428,15 +444,18 @@ assert hours > 0
 RUN = book_run(SIZE)
 print(describe_recipe(get_recipe("imagenette-resnet18")).splitlines()[0])
 print(f"this run: {RUN.arch} at {RUN.size} px, {RUN.epochs} epochs of batch {RUN.batch_size}, "
-      f"lr {RUN.lr}, weight decay {RUN.weight_decay}, cosine; crops of {RUN.min_scale:.0%}-100% of an image")
+      f"lr {RUN.lr}, weight decay {RUN.weight_decay}, cosine; crops of {RUN.min_scale:.0%}-100% "
+      f"of an image")
 start = time.perf_counter()
 imagenette = imagenette_pretrained(RUN, download=DOWNLOAD)
 h = imagenette.history
 how = ("read from the library's cache" if imagenette.cached else "trained now")
-print(f"{how}: trained in {h.meta['wall_seconds']:.0f} s on {h.meta['device']}, torch {h.meta['torch']}")
+print(f"{how}: trained in {h.meta['wall_seconds']:.0f} s on {h.meta['device']}, "
+      f"torch {h.meta['torch']}")
 for r in h:
-    print(f"  epoch {r['epoch']}: train loss {r['train_loss']:.3f} top-1 {100 * r['train_top1']:.1f}%   "
-          f"val top-1 {100 * r['val_top1']:.1f}%  ({r['images_per_s']:.0f} images/s)")
+    print(f"  epoch {r['epoch']}: train loss {r['train_loss']:.3f} "
+          f"top-1 {100 * r['train_top1']:.1f}%   val top-1 {100 * r['val_top1']:.1f}%  "
+          f"({r['images_per_s']:.0f} images/s)")
 assert len(h) == RUN.epochs and all(math.isfinite(r["train_loss"]) for r in h)
 if SIZE != "smoke":
     assert h[-1]["val_top1"] > 0.3  # well above the 10% of chance
@@ -470,7 +489,8 @@ if SIZE == "gpu":  # with torchvision's ImageNet weights, where they can be had
         print("torchvision's ResNet-50 weights cannot be had here: evaluating our own model")
     else:
         categories = ResNet50_Weights.IMAGENET1K_V1.meta["categories"]
-        columns = [categories.index(name) for name in names]  # Imagenette's classes among the 1000
+        # Imagenette's classes among the 1000
+        columns = [categories.index(name) for name in names]
 
         class TenOf1000(nn.Module):
             def __init__(self, net):
@@ -480,11 +500,12 @@ if SIZE == "gpu":  # with torchvision's ImageNet weights, where they can be had
             def forward(self, x):
                 return self.net(x)[:, columns]
 
-        model, source = TenOf1000(tv), "torchvision's ResNet-50 IMAGENET1K_V1, its 10 Imagenette outputs"
+        model, source = (TenOf1000(tv),
+                         "torchvision's ResNet-50 IMAGENET1K_V1, its 10 Imagenette outputs")
 px = RUN.size if "torchvision" not in source else 224
 resize = resize_for(px)
-val = in_memory(data.imagenette("val", download=DOWNLOAD), resize, "Imagenette (imagenette2-160/), val split",
-                count=VAL)
+val = in_memory(data.imagenette("val", download=DOWNLOAD), resize,
+                "Imagenette (imagenette2-160/), val split", count=VAL)
 center_ds = data.TensorImageDataset(val, tensor_transforms(False, px))
 ten_ds = data.TensorImageDataset(val, data.ten_crop_transforms(px, resize))
 center_loader = data.make_loader(center_ds, 100, train=False, workers=0)
@@ -495,13 +516,18 @@ t_center = time.perf_counter() - start
 start = time.perf_counter()
 ten = evaluate(model, ten_loader, device=DEVICE, ten_crop=True)
 t_ten = time.perf_counter() - start
-print(f"{source}; {center['count']:,} validation images of {px}x{px} crops from {resize}x{resize}")
-print(f"  centre crop: top-1 {100 * center['top1']:.2f}%  top-5 {100 * center['top5']:.2f}%  ({t_center:.0f} s)")
-print(f"  ten crops:   top-1 {100 * ten['top1']:.2f}%  top-5 {100 * ten['top5']:.2f}%  ({t_ten:.0f} s)")
-print(f"  ten crops: {ten['top1'] - center['top1']:+.2%} top-1, for {t_ten / t_center:.1f}x the time")
+print(f"{source}; {center['count']:,} validation images of {px}x{px} crops from "
+      f"{resize}x{resize}")
+print(f"  centre crop: top-1 {100 * center['top1']:.2f}%  top-5 {100 * center['top5']:.2f}%  "
+      f"({t_center:.0f} s)")
+print(f"  ten crops:   top-1 {100 * ten['top1']:.2f}%  top-5 {100 * ten['top5']:.2f}%  "
+      f"({t_ten:.0f} s)")
+print(f"  ten crops: {ten['top1'] - center['top1']:+.2%} top-1, "
+      f"for {t_ten / t_center:.1f}x the time")
 assert center["count"] == ten["count"] == len(val)
 if SIZE != "smoke":
-    assert ten["top1"] >= center["top1"] - 0.02  # averaging ten views does not make things much worse
+    # averaging ten views does not make things much worse
+    assert ten["top1"] >= center["top1"] - 0.02
 
 # %% tags=["nbval-ignore-output"]
 display(plots.plot_confusion(ten["confusion"], names))
@@ -520,8 +546,9 @@ display(plots.plot_confusion(ten["confusion"], names))
 print(f"run size {SIZE} on {HARDWARE}")
 print(f"  ResNet-50 training throughput, best setting ({best_name}): {best:.1f} images/s -> "
       f"{hours:,.0f} {unit}-hours for 90 ImageNet epochs")
-print(f"  Imagenette, {RUN.arch} at {RUN.size} px, {RUN.epochs} epochs: val top-1 {100 * h[-1]['val_top1']:.1f}% "
-      f"(centre crop), {100 * ten['top1']:.1f}% with ten crops on {ten['count']} images")
+print(f"  Imagenette, {RUN.arch} at {RUN.size} px, {RUN.epochs} epochs: "
+      f"val top-1 {100 * h[-1]['val_top1']:.1f}% (centre crop), {100 * ten['top1']:.1f}% "
+      f"with ten crops on {ten['count']} images")
 print(f"  this notebook ran for {time.perf_counter() - T0:.0f} s")
 
 # %% [markdown]
