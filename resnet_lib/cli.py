@@ -171,7 +171,9 @@ def _run(args, recipe: recipes.Recipe, out: Path, dist: distributed.DistInfo, sa
     if config.milestones != recipe.config.milestones and recipe.config.milestones:
         say(f"          (the recipe's drops at {', '.join(map(str, recipe.config.milestones))} of "
             f"{recipe.config.iterations or recipe.config.epochs} moved with the run's length)")
-    splits = [f"{recipe.train_split} {_size(train_loader):,}", f"{recipe.val_split} {_size(val_loader):,}"]
+    splits = [f"{recipe.train_split} {_size(train_loader):,}"]
+    if val_loader is not None:
+        splits.append(f"{recipe.val_split} {_size(val_loader):,}")
     if test_loader is not None:
         splits.append(f"{recipe.test_split} {_size(test_loader):,}")
     source = train.data_source(train_loader) or recipe.dataset
@@ -179,7 +181,8 @@ def _run(args, recipe: recipes.Recipe, out: Path, dist: distributed.DistInfo, sa
     say(f"images    {', '.join(splits)}" + (f" (--subset {args.subset})" if args.subset else ""))
     amp = train.amp_dtype(config.amp, device)
     channels_last = train.uses_channels_last(config, device)
-    say(f"device    {device}, {dist.world_size} process{'es' if dist.world_size > 1 else ''}; amp {str(amp).removeprefix('torch.') if amp else 'off'}"
+    processes = f"{dist.world_size} process{'es' if dist.world_size > 1 else ''}"
+    say(f"device    {device}, {processes}; amp {str(amp).removeprefix('torch.') if amp else 'off'}"
         f", channels_last {'on' if channels_last else 'off'}, compile {'on' if config.compile else 'off'}")
     say(f"out       {out}" + (f" (resuming {args.resume})" if args.resume else ""))
 
@@ -193,10 +196,12 @@ def _run(args, recipe: recipes.Recipe, out: Path, dist: distributed.DistInfo, sa
                      {k.removeprefix("val_"): v for k, v in last.items() if k.startswith("val_")},
                      _size(val_loader)))
     if test_loader is not None:
-        test = train.evaluate(model, test_loader, device=device, amp=config.amp, channels_last=channels_last)
-        say(_metrics(f"final     {recipe.test_split}", test, test["count"]))
-        history.meta["test"] = {"split": recipe.test_split, "loss": test["loss"], "top1": test["top1"],
-                                "top5": test.get("top5"), "count": test["count"]}
+        test = train.evaluate(model, test_loader, device=device, amp=config.amp, channels_last=channels_last,
+                              flip=recipe.test_flip)
+        flipped = " (with flips)" if recipe.test_flip else ""
+        say(_metrics(f"final     {recipe.test_split}{flipped}", test, test["count"]))
+        history.meta["test"] = {"split": recipe.test_split, "flip": recipe.test_flip, "loss": test["loss"],
+                                "top1": test["top1"], "top5": test.get("top5"), "count": test["count"]}
         if dist.rank == 0:
             history.save(out / "history.json")
     say(f"wrote     {out / 'history.json'}, {out / 'last.pt'}, {out / 'best.pt'}")

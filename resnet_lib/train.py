@@ -51,7 +51,7 @@ __all__ = [
     "Stopwatch", "data_source", "summary_line",
 ]
 
-SCHEDULES = ("step", "cosine", "constant")
+SCHEDULES = ("step", "cosine", "linear", "constant")
 WARMUPS = ("constant", "linear")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 CHECK_EVERY = 20  # iterations between looks at the loss (each look waits for the GPU)
@@ -98,7 +98,7 @@ class TrainConfig:
     nesterov: bool = False
     weight_decay: float = 1e-4
     no_decay_bn_bias: bool = False    # no weight decay on BatchNorm weights and biases, nor on any bias
-    schedule: str = "step"            # "step" | "cosine" | "constant"
+    schedule: str = "step"            # "step" | "cosine" | "linear" (to 0 at the end) | "constant"
     milestones: tuple[int, ...] = ()  # iterations where "step" multiplies the lr by gamma
     gamma: float = 0.1
     warmup_iters: int = 0             # the paper's ResNet-110: 0.01 for ~400 iterations, then 0.1
@@ -215,9 +215,11 @@ def lr_factor(config: TrainConfig, iteration: int, total_iters: int) -> float:
         return start + (1 - start) * iteration / config.warmup_iters
     if config.schedule == "step":
         return config.gamma ** sum(iteration >= m for m in config.milestones)
+    t = min(1.0, (iteration - config.warmup_iters) / max(1, total_iters - config.warmup_iters))
     if config.schedule == "cosine":
-        t = (iteration - config.warmup_iters) / max(1, total_iters - config.warmup_iters)
-        return 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+        return 0.5 * (1 + math.cos(math.pi * t))
+    if config.schedule == "linear":
+        return 1.0 - t
     return 1.0
 
 

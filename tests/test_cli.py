@@ -26,7 +26,8 @@ def test_list(capsys):
     lines = out.splitlines()
     assert code == 0 and err == ""
     assert [line.split()[0] for line in lines] == recipe_names()
-    assert lines[0] == f"cifar10-resnet20     {get_recipe('cifar10-resnet20').summary}"
+    width = len("cifar10-resnet20-fast")  # the longest name, then two spaces
+    assert lines[0] == f"{'cifar10-resnet20':<{width}}  {get_recipe('cifar10-resnet20').summary}"
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -108,6 +109,19 @@ def test_a_tiny_real_run_then_resume(capsys, data_dir, tmp_path):
     assert [r["iteration"] for r in resumed["records"]] == [2, 4, 6]
     assert resumed["records"][:2] == records
     assert resumed["meta"]["resumed_from"] == {"file": "last.pt", "epoch": 2}
+
+
+def test_a_recipe_without_validation_tests_with_flips(capsys, data_dir, tmp_path):
+    out_dir = tmp_path / "fast"
+    code, out, err = run(capsys, "cifar10-resnet20-fast", "--data", data_dir, "--subset", "64", "--batch-size",
+                         "32", "--iterations", "2", "--amp", "off", "--out", out_dir)
+    assert (code, err) == (0, "")
+    assert "images    train+val 64, test 64 (--subset 64)" in out.splitlines()
+    test = json.loads((out_dir / "history.json").read_text())["meta"]["test"]
+    assert (test["split"], test["flip"], test["count"]) == ("test", True, 64)
+    assert f"final     test (with flips) loss {test['loss']:.4f} top-1 {100 * test['top1']:.2f}%" in out
+    assert "final     val" not in out
+    assert sorted(p.name for p in out_dir.iterdir()) == ["history.json", "last.pt"]  # no val, no best.pt
 
 
 def test_unreadable_checkpoint(capsys, data_dir, tmp_path):

@@ -10,15 +10,15 @@ import torchvision
 
 from resnet_lib import paper
 from resnet_lib.recipes import Recipe, describe, get_recipe, prepare, recipe_names
-from resnet_lib.train import TrainConfig, evaluate
+from resnet_lib.train import TrainConfig, evaluate, fit
 
 CIFAR = ["cifar10-resnet20", "cifar10-resnet32", "cifar10-resnet44", "cifar10-resnet56", "cifar10-resnet110",
          "cifar10-plain20", "cifar10-plain56"]
 
 
 def test_names():
-    assert recipe_names() == [*CIFAR, "pets-resnet50", "catsdogs-resnet18", "imagenet-resnet50",
-                              "imagenette-resnet18"]
+    assert recipe_names() == [*CIFAR, "cifar10-resnet20-fast", "pets-resnet50", "catsdogs-resnet18",
+                              "imagenet-resnet50", "imagenette-resnet18"]
     with pytest.raises(ValueError, match=r"unknown recipe 'cifar10-resnet18'; valid recipes: cifar10-resnet20, "
                                          r"cifar10-resnet32, .*, imagenette-resnet18$"):
         get_recipe("cifar10-resnet18")
@@ -37,6 +37,22 @@ def test_cifar_recipes_are_section_4_2(name):
     assert c.model == ("cifar_resnet" if "resnet" in name else "cifar_plain") + str(depth)
     warmup = (400, "constant", 0.01) if depth == 110 else (0, "constant", None)
     assert (c.warmup_iters, c.warmup, c.warmup_lr) == warmup
+
+
+def test_the_fast_recipe_trains_the_papers_resnet20_on_all_50k_and_never_looks_at_the_test_set(data_dir):
+    r = get_recipe("cifar10-resnet20-fast")
+    c = r.config
+    assert (c.model, c.model_kwargs) == ("cifar_resnet20", {})  # the paper's network, unchanged
+    assert (r.train_split, r.val_split, r.test_split, r.test_flip, r.augment) == (
+        "train+val", None, "test", True, "pad-crop-flip")
+    assert (c.schedule, c.warmup, c.nesterov, c.no_decay_bn_bias, c.amp, c.channels_last) == (
+        "linear", "linear", True, True, "bf16", True)
+    assert describe(r).splitlines()[2] == ("data      cifar10, 32x32, augmentation pad-crop-flip; train on "
+                                           "train+val, no validation, test on test at the end (with flips)")
+    model, train, val, config = prepare(r, data_root=data_dir, subset=256, epochs=1, batch_size=64, device="cpu")
+    assert val is None and (len(train), train.num_examples) == (4, 256)
+    history = fit(model, train, val, dataclasses.replace(config, amp="off", progress=False))
+    assert [sorted(k for k in rec if k.startswith("val_")) for rec in history.records] == [[]]
 
 
 def test_imagenet_and_fine_tuning_recipes():

@@ -192,6 +192,13 @@ def test_linear_warmup_cosine_end_and_constant():
     assert lrs(TrainConfig(iterations=8, lr=0.2, schedule="constant"), 8) == [0.2] * 9
 
 
+def test_linear_decay_after_warmup_reaches_zero_at_the_end():
+    lr = lrs(TrainConfig(iterations=12, lr=0.4, warmup="linear", warmup_iters=2, warmup_lr=0.0,
+                         schedule="linear"), 12)
+    assert lr == pytest.approx([0.0, 0.2, 0.4, 0.36, 0.32, 0.28, 0.24, 0.2, 0.16, 0.12, 0.08, 0.04, 0.0],
+                               rel=1e-12, abs=1e-15)
+
+
 def test_backbone_lr_mult_follows_the_schedule():
     config = TrainConfig(iterations=4, lr=0.1, milestones=(2,), backbone_lr_mult=0.1)
     assert lrs(config, 4, group=0) == pytest.approx([0.01, 0.01, 0.001, 0.001, 0.001], rel=1e-12)  # backbone
@@ -221,7 +228,7 @@ def test_config_round_trip_and_errors():
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     with pytest.raises(ValueError, match="exactly one of epochs or iterations"):
         TrainConfig()
-    with pytest.raises(ValueError, match="schedule must be one of step, cosine, constant, got 'poly'"):
+    with pytest.raises(ValueError, match="schedule must be one of step, cosine, linear, constant, got 'poly'"):
         TrainConfig(epochs=1, schedule="poly")
     with pytest.raises(ValueError, match="unknown TrainConfig field"):
         TrainConfig.from_dict({"epochs": 1, "learning_rate": 0.1})
