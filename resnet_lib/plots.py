@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from .train import History
 
-__all__ = ["plot_history", "plot_confusion", "image_grid"]
+__all__ = ["plot_history", "plot_error_curves", "plot_confusion", "image_grid"]
 
 _LABELS = {"loss": "loss", "top1": "top-1 accuracy (%)", "top5": "top-5 accuracy (%)",
            "error": "top-1 error (%)", "lr": "learning rate", "images_per_s": "images / s",
@@ -84,6 +84,31 @@ def plot_history(history_or_list, metrics: Sequence[str] = ("loss", "top1"), lab
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="small")
+    return fig
+
+
+def plot_error_curves(panels: dict[str, dict[str, object]], x: str = "iteration") -> Figure:
+    """The layout of the paper's Figures 4 and 6: one panel per group of runs, e.g. {"plain networks":
+    {"plain-20": h20, "plain-56": h56}, "ResNets": {...}}, and in it each run's top-1 training error dashed
+    and its validation error bold ("Dashed lines denote training error, and bold lines denote testing
+    error"), in percent, one colour a run. A run is a History, a history.json path or a list of records."""
+    if x not in ("epoch", "iteration"):
+        raise ValueError(f"x must be 'epoch' or 'iteration', got {x!r}")
+    fig = Figure(figsize=(5.5 * len(panels), 4), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
+    for ax, (title, runs) in zip(axes, panels.items()):
+        for i, (label, run) in enumerate(runs.items()):
+            records = _as_history(run).records
+            for split, style, width in (("train", "--", 1.0), ("val", "-", 2.2)):
+                pts = [(r[x], v) for r in records if (v := _value(r, "error", split)) is not None]
+                if pts:
+                    ax.plot(*zip(*pts), style, lw=width, color=f"C{i % 10}",
+                            label=f"{label}, {'training' if split == 'train' else 'validation'}")
+        ax.set_title(title)
+        ax.set_xlabel(x)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    axes[0].set_ylabel(_LABELS["error"])
     return fig
 
 

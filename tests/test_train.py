@@ -406,6 +406,13 @@ def test_plots_return_figures():
     assert [line.get_label() for line in loss_ax.lines] == ["train a", "val a", "train b", "val b"]
     assert list(error_ax.lines[1].get_ydata()) == pytest.approx([91.0, 82.0, 73.0])
     assert list(loss_ax.lines[0].get_xdata()) == [10, 20, 30] and len(lr_ax.lines) == 2
+    fig6 = plots.plot_error_curves({"plain": {"p20": run, "p56": History(run[:2])}, "ResNets": {"r20": run}})
+    plain, resnets = fig6.axes
+    assert [line.get_label() for line in plain.lines] == ["p20, training", "p20, validation", "p56, training",
+                                                          "p56, validation"]
+    assert [(line.get_linestyle(), line.get_linewidth()) for line in plain.lines[:2]] == [("--", 1.0), ("-", 2.2)]
+    assert list(plain.lines[0].get_ydata()) == pytest.approx([90.0, 80.0, 70.0])  # training error, %
+    assert list(plain.lines[3].get_xdata()) == [10, 20] and resnets.get_title() == "ResNets"
     assert len(plots.plot_confusion(torch.eye(3, dtype=torch.int64), ["a", "b", "c"]).axes) == 2  # + colorbar
     grid = plots.image_grid(torch.zeros(6, 3, 8, 8, dtype=torch.uint8), titles=list("abcdef"), ncols=4)
     assert len(grid.axes) == 8 and grid.axes[5].get_title() == "f"
