@@ -76,6 +76,10 @@ DOWNLOAD = download_for(SIZE)
 # is randomly sampled from the padded image or its horizontal flip. For testing, we only evaluate the single
 # view of the original $32\times32$ image."
 #
+# (The bracketed numbers are the paper's references: [13] is the initialisation of {cite:t}`he2015delving`,
+# [16] batch normalisation {cite:p}`ioffe2015batch`, [24] the deeply-supervised nets of Lee et al., whose
+# crops and flips the paper follows.)
+#
 # `resnet_lib.recipes` keeps this as a `Recipe`: a `TrainConfig` (how to optimise) plus what the data needs.
 # Here is the one for ResNet-20, field by field:
 
@@ -92,9 +96,9 @@ pprint.pp(recipe, width=78)
 # %%
 print(recipes.describe(recipe))
 print()
-for name in recipes.recipe_names():
-    if name.startswith("cifar10-"):
-        print(f"{name:<17} {recipes.get_recipe(name).summary}")
+cifar = [name for name in recipes.recipe_names() if name.startswith("cifar10-")]
+for name in cifar:
+    print(f"{name:<{max(map(len, cifar))}} {recipes.get_recipe(name).summary}")
 c = recipe.config
 epochs = c.iterations * c.batch_size / paper.CIFAR_RECIPE["train_images"]
 print(f"\n{c.iterations:,} iterations of {c.batch_size} images = "
@@ -128,8 +132,8 @@ print("source: ", train_set.source.replace(": ", ":\n         ", 1))
 # %% [markdown]
 # The stored outputs use the book's JPEG copy of CIFAR-10 ({ref}`what that copy is <stored-data>`):
 # accuracy on it is close to, not equal to, accuracy on the official files, and our numbers below say which
-# copy they are on. Where no copy is found (in Colab, or at the cpu and gpu sizes), the library downloads
-# the official release instead.
+# copy they are on. Where no copy is found (in Colab, for example), the library downloads the official
+# release at the `cpu` and `gpu` sizes.
 #
 # Why three sets? Every choice made while looking at an error (the number of iterations, the drops of the
 # learning rate, which of two runs to keep) fits the network a little to the images that error was measured
@@ -216,7 +220,7 @@ for name, run in runs.items():
         assert run["test_error"] < 15
 
 # %% [markdown]
-# Each line is one epoch: the learning rate at its end, the training loss and error (on augmented images,
+# Each line is one epoch: the learning rate it trained with, the training loss and error (on augmented images,
 # while the weights were still changing), and the validation error (on the 5,000 held-out images, after
 # the epoch). The last line is the one evaluation of the test set.
 #
@@ -313,11 +317,23 @@ for r in recorded:
     display(plots.plot_history(r["history"], metrics=("loss", "error", "lr"),
                                labels=[r["recipe"]]))
 plt.show()
+# What the text below says: how much the validation error fell in each epoch, and at each division by 10
+val = [100 * (1 - x["val_top1"]) for x in recorded[0]["history"]]
+lrs = [x["lr"] for x in recorded[0]["history"]]
+drops = [e for e in range(1, len(lrs)) if lrs[e] < lrs[e - 1]]
+falls = [val[e - 1] - val[e] for e in range(1, len(val))]   # falls[e - 1]: into epoch e + 1
+print("validation error fell by", ", ".join(f"{f:.2f}" for f in falls), "points, epoch to epoch")
+for e in drops:
+    print(f"epoch {e + 1} trained at lr {lrs[e]:.3g}: {val[e - 1]:.2f}% -> {val[e]:.2f}%")
+assert all(f > 0 for f in falls[:drops[0]])                # falling every epoch before the drop
+assert falls[drops[0] - 1] > max(falls[drops[0] - 3:drops[0] - 1])  # faster than the 2 epochs before
+assert falls[drops[1] - 1] < 1                             # the second division changes little
 
 # %% [markdown]
-# Where the learning rate is divided by 10 the validation error drops, as in the paper's Figures 1 and 6:
-# a large step size lets the weights move fast but keeps them bouncing around; the smaller one lets them
-# settle. The curves of this page's own run (at the `smoke` size only two points each):
+# The validation error was falling every epoch; in the epoch after the first division by 10 it fell by
+# more than in the two epochs before (the lines printed above), as at the drops of the paper's Figures 1
+# and 6: a large step size lets the weights move fast but keeps them bouncing around; the smaller one lets
+# them settle. In a run this short the second division changes little. The curves of this page's own run (at the `smoke` size only two points each):
 
 # %% tags=["nbval-ignore-output"]
 histories = [run["history"] for run in runs.values()]
@@ -363,7 +379,8 @@ assert ([(classes[i], classes[j]) for i, j in top]
 # animals are its hardest, cat the hardest of all; and its most frequent mistakes are cats and dogs taken
 # for each other, then birds taken for deer. At $32\times32$ pixels a cat
 # and a dog differ in details a network has few pixels for, while the shape and colour of a ship or a truck
-# stand out. Each row of the matrix is one class's 1,000 test images, so each row sums to one.
+# stand out. The plot divides each row of the matrix by its class's 1,000 test images, so each row sums to
+# one; the printed lists count images.
 #
 # This page's own network is at hand, so we can look at its mistakes image by image: its per-class
 # accuracy, and the first test images it gets wrong, each titled with the true class and, after the
@@ -412,8 +429,21 @@ assert torch.equal(test_set.labels[:len(labels)], labels)
 #
 # 1. Run this page at the `gpu` size (Colab, GPU runtime). Does ResNet-56 beat ResNet-20, and does
 #    plain-56 lose to plain-20, as in the paper's Figure 6 (chapter 2)?
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    Compare the training errors of the last epoch, not only the test errors: Figure 6's claim is about
+#    training error. Chapter 2 shows the four networks stored after 7,020 iterations each, for a first answer
+#    without a GPU.
+#    :::
 # 2. At the `cpu` size, train with a constant learning rate (add `schedule="constant"` to `LENGTH`). What
 #    happens to the validation error of the last epoch, compared with the step schedule?
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    Look at the recorded curves first: most of the run's fall in validation error came in the epoch after
+#    the first division by 10. Without it the error keeps bouncing at the level it had before the drop.
+#    :::
 # 3. Turn off the augmentation: build the training loader with `augment=False` (see `data.CifarLoader`) and
 #    train at the `cpu` size. Compare the training and validation errors of the last epoch with this
 #    page's. Which of the two moves, and why?
@@ -432,5 +462,13 @@ assert torch.equal(test_set.labels[:len(labels)], labels)
 #    Sum the off-diagonal entries of the two diagonal blocks of the matrix (rows and columns of the same
 #    group); the rest of the off-diagonal total crosses.
 #    :::
-# 5. Evaluate the recorded recipe's test set with horizontal flips averaged in (`model(x).softmax(1) +
-#    model(x.flip(3)).softmax(1)`). How much does this test-time augmentation change the error?
+# 5. Evaluate a stored network on the test set with horizontal flips averaged in (`model(x).softmax(1) +
+#    model(x.flip(3)).softmax(1)`), for example `results.load_model("fig6-cifar10-resnet20")`, chapter 2's
+#    ResNet-20. How much does this test-time augmentation change the error?
+#
+#    :::{admonition} Hint
+#    :class: dropdown
+#    `train.evaluate(model, loader, flip=True)` does the averaging; build the loader with
+#    `CifarLoader(load_cifar10("test"), 500, train=False)`. The network was trained on flipped images too,
+#    so the mirror image is a second, slightly different look at the same picture.
+#    :::

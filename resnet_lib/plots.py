@@ -51,13 +51,18 @@ def _runs(obj) -> list[History]:
 
 
 def plot_history(history_or_list, metrics: Sequence[str] = ("loss", "top1"), labels: Sequence[str] | None = None,
-                 x: str = "epoch") -> Figure:
+                 x: str = "epoch", legend: str = "inside", val_name: str = "val") -> Figure:
     """One panel per metric; for each run the training curve (dashed) and the validation curve (solid) in
     one colour. `history_or_list`: a History (or history.json path), or a list of them to overlay.
     `metrics`: "loss", "top1", "top5", "error" (top-1 error %, the paper's Figures 4 and 6), "lr",
-    "images_per_s", "seconds". `x`: "epoch" or "iteration"."""
+    "images_per_s", "seconds". `x`: "epoch" or "iteration". Only curves with points are drawn and named in
+    the legend; a curve of one point (a run evaluated once, after its last epoch) is drawn as a dot.
+    `legend`: "inside" (one in each panel) or "outside" (one for the figure, right of the panels, for many
+    runs). `val_name`: how the legend names the evaluation split ("test" where it is the test set)."""
     if x not in ("epoch", "iteration"):
         raise ValueError(f"x must be 'epoch' or 'iteration', got {x!r}")
+    if legend not in ("inside", "outside"):
+        raise ValueError(f"legend must be 'inside' or 'outside', got {legend!r}")
     unknown = [m for m in metrics if m not in _LABELS]
     if unknown:
         raise ValueError(f"unknown metric {unknown[0]!r}; choose from {', '.join(_LABELS)}")
@@ -68,22 +73,27 @@ def plot_history(history_or_list, metrics: Sequence[str] = ("loss", "top1"), lab
         raise ValueError(f"{len(labels)} labels for {len(runs)} runs")
     fig = Figure(figsize=(4.5 * len(metrics), 3.4), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)
+    named = {}  # legend label -> handle, over all panels, for legend="outside"
     for ax, metric in zip(axes[0], metrics):
         for i, (h, label) in enumerate(zip(runs, labels)):
             curves = [(None, "-", label)] if metric in _PER_EPOCH else [("train", "--", f"train {label}"),
-                                                                        ("val", "-", f"val {label}")]
+                                                                        ("val", "-", f"{val_name} {label}")]
             for split, style, name in curves:
                 pts = [(r[x], v) for r in h.records if (v := _value(r, metric, split)) is not None]
                 if pts:
                     xs, ys = zip(*pts)
-                    ax.plot(xs, ys, style, color=f"C{i % 10}", label=name)
+                    line, = ax.plot(xs, ys, style, color=f"C{i % 10}", label=name,
+                                    marker="o" if len(pts) == 1 else None)
+                    named.setdefault(name, line)
         ax.set_xlabel(x)
         ax.set_ylabel(_LABELS[metric])
         if metric == "lr":
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
+        if legend == "inside" and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="small")
+    if legend == "outside" and named:
+        fig.legend(list(named.values()), list(named), loc="outside right upper", fontsize="small")
     return fig
 
 

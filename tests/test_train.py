@@ -406,6 +406,7 @@ def test_plots_return_figures():
     assert [line.get_label() for line in loss_ax.lines] == ["train a", "val a", "train b", "val b"]
     assert list(error_ax.lines[1].get_ydata()) == pytest.approx([91.0, 82.0, 73.0])
     assert list(loss_ax.lines[0].get_xdata()) == [10, 20, 30] and len(lr_ax.lines) == 2
+    assert lr_ax.lines[0].get_drawstyle() == "steps-pre" and loss_ax.lines[0].get_drawstyle() == "default"
     fig6 = plots.plot_error_curves({"plain": {"p20": run, "p56": History(run[:2])}, "ResNets": {"r20": run}})
     plain, resnets = fig6.axes
     assert [line.get_label() for line in plain.lines] == ["p20, training", "p20, validation", "p56, training",
@@ -416,6 +417,19 @@ def test_plots_return_figures():
     assert len(plots.plot_confusion(torch.eye(3, dtype=torch.int64), ["a", "b", "c"]).axes) == 2  # + colorbar
     grid = plots.image_grid(torch.zeros(6, 3, 8, 8, dtype=torch.uint8), titles=list("abcdef"), ncols=4)
     assert len(grid.axes) == 8 and grid.axes[5].get_title() == "f"
+    # evaluated once, after the last epoch: one dot, named; never evaluated: no line and no legend entry
+    once = [{k: v for k, v in r.items() if not k.startswith("val_") or r["epoch"] == 3} for r in run]
+    never = [{k: v for k, v in r.items() if not k.startswith("val_")} for r in run]
+    fig = plots.plot_history([once, never], metrics=("loss", "error"), labels=["a", "b"], legend="outside",
+                             val_name="test")
+    loss_ax, error_ax = fig.axes
+    assert [line.get_label() for line in error_ax.lines] == ["train a", "test a", "train b"]
+    assert list(error_ax.lines[1].get_ydata()) == pytest.approx([73.0]) and error_ax.lines[1].get_marker() == "o"
+    assert error_ax.lines[0].get_marker() in (None, "None", "")  # a curve of several points: no markers
+    assert loss_ax.get_legend() is None and error_ax.get_legend() is None  # one legend, outside the panels
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["train a", "test a", "train b"]
+    with pytest.raises(ValueError, match="legend"):
+        plots.plot_history(run, legend="above")
 
 
 def test_channels_last_by_default_on_cuda_and_cpu_only():
