@@ -55,8 +55,9 @@ def plot_history(history_or_list, metrics: Sequence[str] = ("loss", "top1"), lab
     """One panel per metric; for each run the training curve (dashed) and the validation curve (solid) in
     one colour. `history_or_list`: a History (or history.json path), or a list of them to overlay.
     `metrics`: "loss", "top1", "top5", "error" (top-1 error %, the paper's Figures 4 and 6), "lr",
-    "images_per_s", "seconds". `x`: "epoch" or "iteration". Only curves with points are drawn and named in
-    the legend; a curve of one point (a run evaluated once, after its last epoch) is drawn as a dot.
+    "images_per_s", "seconds" ("lr" drawn as steps). `x`: "epoch" or "iteration". Only curves with points
+    are drawn and named in the legend; a curve of one point (a run evaluated once, after its last epoch) is
+    drawn as a dot.
     `legend`: "inside" (one in each panel) or "outside" (one for the figure, right of the panels, for many
     runs). `val_name`: how the legend names the evaluation split ("test" where it is the test set)."""
     if x not in ("epoch", "iteration"):
@@ -82,8 +83,10 @@ def plot_history(history_or_list, metrics: Sequence[str] = ("loss", "top1"), lab
                 pts = [(r[x], v) for r in h.records if (v := _value(r, metric, split)) is not None]
                 if pts:
                     xs, ys = zip(*pts)
+                    # the learning rate holds through each epoch: steps ending at the epoch's point
                     line, = ax.plot(xs, ys, style, color=f"C{i % 10}", label=name,
-                                    marker="o" if len(pts) == 1 else None)
+                                    marker="o" if len(pts) == 1 else None,
+                                    drawstyle="steps-pre" if metric == "lr" else "default")
                     named.setdefault(name, line)
         ax.set_xlabel(x)
         ax.set_ylabel(_LABELS[metric])
