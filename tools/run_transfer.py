@@ -1,8 +1,9 @@
 """Chapter 6's stored experiment: cats versus dogs at 32 px, fine-tuned from our CIFAR-10 ResNet-20 or trained
-from scratch, with the same network, data, augmentation, optimiser and number of epochs.
+from scratch, with the same network, data, augmentation, optimiser and number of epochs; each start at the
+learning rate chosen for it.
 
     RESNET_DATA=/path/to/data python tools/run_transfer.py --tune --results results/catsdogs-tuning.json
-    RESNET_DATA=/path/to/data python tools/run_transfer.py --lr fine-tuned=0.02 --lr from-scratch=0.05 \\
+    RESNET_DATA=/path/to/data python tools/run_transfer.py --lr fine-tuned=0.05 --lr from-scratch=0.02 \\
         --seeds 0 1 2 --results results/catsdogs-transfer.json
 
 `--tune` chooses each start's learning rate on the training photos alone: it trains on four fifths of them and
@@ -52,7 +53,7 @@ def main(argv=None) -> None:
     p.add_argument("--tune", action="store_true", help="choose the learning rates on a held-out fifth")
     p.add_argument("--tune-lrs", type=float, nargs="+", default=[0.01, 0.03, 0.1])
     p.add_argument("--lr", action="append", default=[], metavar="START=LR",
-                   help="the learning rate of a start (fine-tuned=0.02, from-scratch=0.05)")
+                   help="the learning rate of a start (fine-tuned=0.05, from-scratch=0.02)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--results", required=True, help="the JSON file to write")
