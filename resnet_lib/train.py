@@ -385,9 +385,13 @@ def fit(model: nn.Module, train_loader, val_loader=None, config: TrainConfig | N
         "iterations_per_epoch": iters_per_epoch, "total_iterations": total_iters,
         "started": started, "wall_seconds": 0.0, "status": "running",
         "resumed_from": {"file": Path(resume).name, "epoch": start_epoch} if ckpt is not None else None,
-        # every resume of this run, oldest first: a long run carried over interruptions lists them all
+        # where the run began; "device" above is where this part of it runs
+        "first_device": (ckpt.get("meta") or {}).get("first_device") if ckpt is not None else hardware(device),
+        # every resume of this run, oldest first, and on what: a long run carried over interruptions (and
+        # perhaps machines) lists them all
         "resumes": [*((ckpt.get("meta") or {}).get("resumes") or []),
-                    {"epoch": start_epoch, "iteration": iteration, "at": started}] if ckpt is not None else []})
+                    {"epoch": start_epoch, "iteration": iteration, "at": started, "device": hardware(device)}]
+        if ckpt is not None else []})
     best = max((r["val_top1"] for r in records if r.get("val_top1") is not None), default=-1.0)
     show = main and _progress_on(config.progress)
     every = config.checkpoint_every if out_dir is not None else None

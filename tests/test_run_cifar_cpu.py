@@ -27,6 +27,7 @@ def test_a_tuning_run_trains_on_45k_validates_on_5k_and_records_what_it_changed(
     assert run["test"]["count"] == run["test_without_flips"]["count"] == 64
     assert run["test"]["error_pct"] == pytest.approx(100 * (1 - run["test"]["top1"]))
     assert "--set lr=0.05" in run["provenance"]["command"]
+    assert run["machines"] == [{"epochs": [1, 1], "hardware": run["provenance"]["hardware"]}]
     monkeypatch.setattr("resnet_lib.results.RESULTS", tmp_path)
     model = load_model("fast")
     assert sum(p.numel() for p in model.parameters()) == 269_722  # ResNet-20: the paper's 0.27M
@@ -43,3 +44,12 @@ def test_a_setting_without_a_value_is_one_clear_line(capsys):
     with pytest.raises(SystemExit):
         run_cifar_cpu.main(["cifar10-resnet20", "--set", "lr", "--out", "x"])
     assert "expected FIELD=VALUE (a TrainConfig field), got 'lr'" in capsys.readouterr().err
+
+
+def test_machines_lists_the_hardware_of_each_part_of_a_run():
+    meta = {"first_device": "A", "resumes": [{"epoch": 2, "device": "A"}, {"epoch": 4, "device": "B"},
+                                             {"epoch": 4, "device": "B"}, {"epoch": 9, "device": None}]}
+    assert run_cifar_cpu.machines(meta, 10) == [{"epochs": [1, 4], "hardware": "A"},
+                                                {"epochs": [5, 9], "hardware": "B"},
+                                                {"epochs": [10, 10], "hardware": None}]
+    assert run_cifar_cpu.machines({"first_device": "A"}, 3) == [{"epochs": [1, 3], "hardware": "A"}]

@@ -132,6 +132,8 @@ def test_resume_in_a_fresh_process_is_bit_exact(cifar, data_dir, tmp_path):
     assert [r["train_loss"] for r in a.history] == [r["train_loss"] for r in b.history]
     assert [r["val_top1"] for r in a.history] == [r["val_top1"] for r in b.history]
     assert b.meta["resumed_from"] == {"file": "last.pt", "epoch": 1}
+    assert [r["device"] for r in b.meta["resumes"]] == [b.meta["device"]]  # each resume says where it ran
+    assert b.meta["first_device"] == a.meta["first_device"] == a.meta["device"]  # and the start is kept
 
 
 def test_history_json_records_the_run(cifar, tmp_path):

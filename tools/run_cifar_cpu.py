@@ -47,6 +47,21 @@ def setting(text: str) -> tuple[str, object]:
         return field, value
 
 
+def machines(meta: dict, epochs: int) -> list[dict]:
+    """Which hardware trained which epochs: the start and every resume of the run (history.json's meta), with
+    neighbouring parts on the same hardware merged. Runs from before resumes recorded it say None there."""
+    starts = [(0, meta.get("first_device"))] + [(r["epoch"], r.get("device")) for r in meta.get("resumes", [])]
+    parts: list[dict] = []
+    for (begin, device), (end, _) in zip(starts, [*starts[1:], (epochs, None)]):
+        if end <= begin:
+            continue
+        if parts and parts[-1]["hardware"] == device:
+            parts[-1]["epochs"][1] = end
+        else:
+            parts.append({"epochs": [begin + 1, end], "hardware": device})
+    return parts
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("recipe", help="e.g. cifar10-resnet20")
@@ -119,6 +134,7 @@ def main(argv=None) -> None:
             "config": config.to_dict(),
             "epochs": len(history.records),
             "resumes": history.meta.get("resumes", []),
+            "machines": machines(history.meta, len(history.records)),
             "train_seconds": round(sum(r["seconds"] + r.get("eval_seconds", 0.0) for r in history.records), 1),
             "iterations": last["iteration"],
             "final_val_error_pct": 100 * (1 - last["val_top1"]) if "val_top1" in last else None,
