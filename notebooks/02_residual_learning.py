@@ -405,12 +405,15 @@ FIG6 = {"plain-20": "fig6-cifar10-plain20", "plain-56": "fig6-cifar10-plain56",
 stored = {label: results.load_result(name) for label, name in FIG6.items()}
 versions = {run["provenance"]["torch"] for run in stored.values()}
 assert len(versions) == 1  # one torch for all four
-print(f"{stored['plain-20']['provenance']['data'].split(':')[0]}; torch {versions.pop()}, one CPU thread:")
+data = stored["plain-20"]["provenance"]["data"].split(":")[0]
+print(f"{data}; torch {versions.pop()}, one CPU thread:")
 for label, run in stored.items():
     assert all(m["hardware"].endswith(", 1 thread") for m in run["machines"])
-    print(f"  {label:<10}", "; ".join(f"epochs {m['epochs'][0]}-{m['epochs'][1]} on "
-                                      f"{m['hardware'].removesuffix(', 1 thread')}" for m in run["machines"]))
-print(f"{'':<10} {'iterations':>10} {'training':>9} {'validation':>11} {'test':>7} {'CPU hours':>10}")
+    parts = [f"epochs {m['epochs'][0]}-{m['epochs'][1]} on {m['hardware'].removesuffix(', 1 thread')}"
+             for m in run["machines"]]
+    print(f"  {label:<10}", "; ".join(parts))
+print(f"{'':<10} {'iterations':>10} {'training':>9} {'validation':>11} {'test':>7} "
+      f"{'CPU hours':>10}")
 final = {}
 for label, run in stored.items():
     last = run["history"][-1]
@@ -419,23 +422,24 @@ for label, run in stored.items():
     print(f"{label:<10} {run['iterations']:>10,} {final[label]['train']:>8.2f}% "
           f"{final[label]['val']:>10.2f}% {final[label]['test']:>6.2f}% "
           f"{run['train_seconds'] / 3600:>10.2f}")
-print("top-1 error: training, on the augmented images of the last epoch; validation, on the 5,000 "
-      "held out;\ntest, on the 10,000 test images")
+print("top-1 error: training, on the augmented images of the last epoch; validation, on the "
+      "5,000 held out;\ntest, on the 10,000 test images")
 assert {run["iterations"] for run in stored.values()} == {7_020}  # four runs of one length
 assert final["plain-56"]["train"] > final["plain-20"]["train"]    # deeper plain: higher
 assert final["ResNet-56"]["train"] < final["ResNet-20"]["train"]  # deeper ResNet: lower
 p = final["ResNet-20"]["train"] / 100
 se = 100 * math.sqrt(p * (1 - p) / stored["ResNet-20"]["provenance"]["train_images"])
 margin = final["ResNet-20"]["train"] - final["ResNet-56"]["train"]
-print(f"ResNet-56 below ResNet-20 by {margin:.2f} points of training error; the sampling error of "
-      f"one such error is {se:.2f}")
+print(f"ResNet-56 below ResNet-20 by {margin:.2f} points of training error; the sampling error "
+      f"of one such error is {se:.2f}")
 assert 0 < margin < 2 * se                                         # small: the text says so
 assert all(final["ResNet-56"][k] < final["ResNet-20"][k] for k in ("val", "test"))
 assert all(final["plain-56"][k] > final["plain-20"][k] for k in ("val", "test"))
 
 # %%
-display(plot_error_curves({"plain networks": {k: stored[k]["history"] for k in ("plain-20", "plain-56")},
-                           "ResNets": {k: stored[k]["history"] for k in ("ResNet-20", "ResNet-56")}}))
+curves = {"plain networks": ("plain-20", "plain-56"), "ResNets": ("ResNet-20", "ResNet-56")}
+display(plot_error_curves({title: {k: stored[k]["history"] for k in pair}
+                           for title, pair in curves.items()}))
 
 # %% [markdown]
 # Both halves of the paper's Figure 6 are there. Plain-56 ends with a far higher training error than

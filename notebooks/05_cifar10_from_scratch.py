@@ -326,7 +326,8 @@ print("validation error fell by", ", ".join(f"{f:.2f}" for f in falls), "points,
 for e in drops:
     print(f"epoch {e + 1} trained at lr {lrs[e]:.3g}: {val[e - 1]:.2f}% -> {val[e]:.2f}%")
 assert all(f > 0 for f in falls[:drops[0]])                # falling every epoch before the drop
-assert falls[drops[0] - 1] > max(falls[drops[0] - 3:drops[0] - 1])  # faster than the 2 epochs before
+# faster than in the two epochs before
+assert falls[drops[0] - 1] > max(falls[drops[0] - 3:drops[0] - 1])
 assert falls[drops[1] - 1] < 1                             # the second division changes little
 
 # %% [markdown]
