@@ -105,17 +105,15 @@ def main(argv=None) -> None:
     if not args.no_test:
         test_loader = recipes.split_loader(recipe, recipe.test_split, config, subset=args.test_subset)
         # Both ways, whatever the recipe says: the difference is the flips' share of an ablation.
+        by_flip = {}
         for flip in (False, True):
             m = train.evaluate(model, test_loader, device="cpu", amp=config.amp, channels_last=True, flip=flip)
-            metrics = {"split": recipe.test_split, "flip": flip, "loss": m["loss"], "top1": m["top1"],
-                       "error_pct": 100 * (1 - m["top1"]), "count": m["count"],
-                       "per_class": m["per_class"].tolist(), "confusion": m["confusion"].tolist()}
-            if flip == recipe.test_flip:
-                test = metrics
-            else:
-                other = metrics
-            print(f"test      top-1 {100 * m['top1']:.2f}% (error {metrics['error_pct']:.2f}%) on {m['count']:,} "
+            by_flip[flip] = {"split": recipe.test_split, "flip": flip, "loss": m["loss"], "top1": m["top1"],
+                             "error_pct": 100 * (1 - m["top1"]), "count": m["count"],
+                             "per_class": m["per_class"].tolist(), "confusion": m["confusion"].tolist()}
+            print(f"test      top-1 {100 * m['top1']:.2f}% (error {by_flip[flip]['error_pct']:.2f}%) on {m['count']:,} "
                   f"images{', with flips' if flip else ''}", flush=True)
+        test, other = by_flip[recipe.test_flip], by_flip[not recipe.test_flip]
     wall = time.perf_counter() - t0
     if args.results:
         last = history.records[-1]
