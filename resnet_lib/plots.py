@@ -31,6 +31,26 @@ def _value(record: dict, metric: str, split: str | None):
     return 100 * (1 - v) if metric == "error" else 100 * v
 
 
+_X = {"epoch": "epoch", "iteration": "iteration", "hours": "hours of training"}  # x-axis choices, their labels
+
+
+def _check_x(x: str) -> None:
+    if x not in _X:
+        raise ValueError(f"x must be one of {', '.join(map(repr, _X))}, got {x!r}")
+
+
+def _points(records: Sequence[dict], metric: str, split: str | None, x: str) -> list[tuple[float, float]]:
+    """(x, value) for each record that has `metric` for `split`. x "hours": the training time up to the end of
+    that epoch, its own seconds and its evaluations' summed, so that runs of different speeds line up."""
+    _check_x(x)
+    pts, seconds = [], 0.0
+    for r in records:
+        seconds += r.get("seconds", 0.0) + r.get("eval_seconds", 0.0)
+        if (v := _value(r, metric, split)) is not None:
+            pts.append((seconds / 3600 if x == "hours" else r[x], v))
+    return pts
+
+
 def _as_history(h) -> History:
     if isinstance(h, History):
         return h
@@ -55,13 +75,13 @@ def plot_history(history_or_list, metrics: Sequence[str] = ("loss", "top1"), lab
     """One panel per metric; for each run the training curve (dashed) and the validation curve (solid) in
     one colour. `history_or_list`: a History (or history.json path), or a list of them to overlay.
     `metrics`: "loss", "top1", "top5", "error" (top-1 error %, the paper's Figures 4 and 6), "lr",
-    "images_per_s", "seconds" ("lr" drawn as steps). `x`: "epoch" or "iteration". Only curves with points
+    "images_per_s", "seconds" ("lr" drawn as steps). `x`: "epoch", "iteration" or "hours" (of training,
+    to compare runs of different speeds). Only curves with points
     are drawn and named in the legend; a curve of one point (a run evaluated once, after its last epoch) is
     drawn as a dot.
     `legend`: "inside" (one in each panel) or "outside" (one for the figure, right of the panels, for many
     runs). `val_name`: how the legend names the evaluation split ("test" where it is the test set)."""
-    if x not in ("epoch", "iteration"):
-        raise ValueError(f"x must be 'epoch' or 'iteration', got {x!r}")
+    _check_x(x)
     if legend not in ("inside", "outside"):
         raise ValueError(f"legend must be 'inside' or 'outside', got {legend!r}")
     unknown = [m for m in metrics if m not in _LABELS]
@@ -80,7 +100,7 @@ def plot_history(history_or_list, metrics: Sequence[str] = ("loss", "top1"), lab
             curves = [(None, "-", label)] if metric in _PER_EPOCH else [("train", "--", f"train {label}"),
                                                                         ("val", "-", f"{val_name} {label}")]
             for split, style, name in curves:
-                pts = [(r[x], v) for r in h.records if (v := _value(r, metric, split)) is not None]
+                pts = _points(h.records, metric, split, x)
                 if pts:
                     xs, ys = zip(*pts)
                     # the learning rate holds through each epoch: steps ending at the epoch's point
@@ -88,7 +108,7 @@ def plot_history(history_or_list, metrics: Sequence[str] = ("loss", "top1"), lab
                                     marker="o" if len(pts) == 1 else None,
                                     drawstyle="steps-pre" if metric == "lr" else "default")
                     named.setdefault(name, line)
-        ax.set_xlabel(x)
+        ax.set_xlabel(_X[x])
         ax.set_ylabel(_LABELS[metric])
         if metric == "lr":
             ax.set_yscale("log")
@@ -104,21 +124,21 @@ def plot_error_curves(panels: dict[str, dict[str, object]], x: str = "iteration"
     """The layout of the paper's Figures 4 and 6: one panel per group of runs, e.g. {"plain networks":
     {"plain-20": h20, "plain-56": h56}, "ResNets": {...}}, and in it each run's top-1 training error dashed
     and its validation error bold ("Dashed lines denote training error, and bold lines denote testing
-    error"), in percent, one colour a run. A run is a History, a history.json path or a list of records."""
-    if x not in ("epoch", "iteration"):
-        raise ValueError(f"x must be 'epoch' or 'iteration', got {x!r}")
+    error"), in percent, one colour a run. A run is a History, a history.json path or a list of records.
+    `x`: "iteration" (the paper's), "epoch" or "hours"."""
+    _check_x(x)
     fig = Figure(figsize=(5.5 * len(panels), 4), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
     for ax, (title, runs) in zip(axes, panels.items()):
         for i, (label, run) in enumerate(runs.items()):
             records = _as_history(run).records
             for split, style, width in (("train", "--", 1.0), ("val", "-", 2.2)):
-                pts = [(r[x], v) for r in records if (v := _value(r, "error", split)) is not None]
+                pts = _points(records, "error", split, x)
                 if pts:
                     ax.plot(*zip(*pts), style, lw=width, color=f"C{i % 10}",
                             label=f"{label}, {'training' if split == 'train' else 'validation'}")
         ax.set_title(title)
-        ax.set_xlabel(x)
+        ax.set_xlabel(_X[x])
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     axes[0].set_ylabel(_LABELS["error"])

@@ -41,7 +41,10 @@ def network_name(model: str) -> str:
 
 
 def duration(seconds: float) -> str:
-    """Minutes from a minute on, seconds below: 95 -> "2 min", 42 -> "42 s"."""
+    """Hours from two hours on, minutes from a minute on, seconds below: 42 -> "42 s", 95 -> "2 min",
+    3600 -> "60 min", 27000 -> "7.5 h"."""
+    if seconds >= 7200:
+        return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 

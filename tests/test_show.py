@@ -24,6 +24,7 @@ def test_names_durations_and_data_copies():
         "ResNet-110", "plain-20", "ResNet-152", "plain-34", "VGG-16"]
     assert nowrap("ResNet-50") == "ResNet\u201150"
     assert (duration(42), duration(95), duration(3600)) == ("42 s", "2 min", "60 min")
+    assert (duration(7199), duration(7200), duration(27_000)) == ("120 min", "2.0 h", "7.5 h")
     assert data_copy("CIFAR-10, JPEG copy (cifar10-jpeg): ...") == "JPEG copy"
     assert data_copy("CIFAR-10, official release") == "official"
 

@@ -428,10 +428,18 @@ def test_plots_return_figures():
     assert [line.get_label() for line in error_ax.lines] == ["train a", "test a", "train b"]
     assert list(error_ax.lines[1].get_ydata()) == pytest.approx([73.0]) and error_ax.lines[1].get_marker() == "o"
     assert error_ax.lines[0].get_marker() in (None, "None", "")  # a curve of several points: no markers
+    # x in hours of training: each epoch's seconds and evaluation seconds, summed up to its end
+    timed = [{**r, "seconds": 1800.0, "eval_seconds": 1800.0 * (r["epoch"] == 2)} for r in run]
+    hours_ax, = plots.plot_history(timed, metrics=("error",), x="hours").axes
+    assert list(hours_ax.lines[0].get_xdata()) == [0.5, 1.5, 2.0] and hours_ax.get_xlabel() == "hours of training"
+    fig6 = plots.plot_error_curves({"ResNets": {"r20": timed}}, x="hours")
+    assert list(fig6.axes[0].lines[1].get_xdata()) == [0.5, 1.5, 2.0]
     assert loss_ax.get_legend() is None and error_ax.get_legend() is None  # one legend, outside the panels
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["train a", "test a", "train b"]
     with pytest.raises(ValueError, match="legend"):
         plots.plot_history(run, legend="above")
+    with pytest.raises(ValueError, match="x must be one of 'epoch', 'iteration', 'hours', got 'minutes'"):
+        plots.plot_error_curves({"ResNets": {"r20": run}}, x="minutes")
 
 
 def test_channels_last_by_default_on_cuda_and_cpu_only():
