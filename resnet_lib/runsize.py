@@ -66,8 +66,10 @@ def hardware(device: str | torch.device | None = None) -> str:
 
 
 def describe(size: str) -> str:
-    """One line for a chapter to print: the run size and the hardware it runs on."""
-    return f"run size: {size} (set {ENV_VAR}=smoke|cpu|gpu to change) on {hardware()}; torch {torch.__version__}"
+    """Two lines for a chapter to print: the run size, and the hardware and torch it runs on (two short lines
+    fit the book's column where one long one wraps)."""
+    return (f"run size: {size} (set {ENV_VAR}=smoke|cpu|gpu to change)\n"
+            f"hardware: {hardware()}; torch {torch.__version__}")
 
 
 def cpu_name() -> str:

@@ -71,6 +71,14 @@ def test_the_larger_sizes_need_the_real_data(no_data, monkeypatch, size):
         assert str(e.value).startswith(missing + "pass download=True, or set RESNET_DATA to a folder holding ")
 
 
+def test_describe_gives_the_run_size_then_the_hardware(monkeypatch):
+    from resnet_lib import runsize
+    monkeypatch.setattr(runsize, "hardware", lambda: "CPU (Test), 2 threads")
+    assert runsize.describe("cpu").split("\n") == [
+        "run size: cpu (set RESNET_RUN_SIZE=smoke|cpu|gpu to change)",
+        f"hardware: CPU (Test), 2 threads; torch {torch.__version__}"]
+
+
 def test_download_for_a_run_size(monkeypatch):
     import sys
     import types
