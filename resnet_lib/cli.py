@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import sys
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -90,10 +92,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _list() -> str:
+def _list(columns: int | None = None) -> str:
+    """One recipe a line, its summary wrapped under itself to the terminal's width, as argparse's --help."""
     names = recipes.recipe_names()
-    width = max(map(len, names))
-    return "\n".join(f"{name:<{width}}  {recipes.get_recipe(name).summary}" for name in names)
+    width = max(map(len, names)) + 2
+    columns = columns or shutil.get_terminal_size().columns
+    return "\n".join(textwrap.fill(recipes.get_recipe(name).summary, max(columns, width + 20),
+                                   initial_indent=f"{name:<{width}}", subsequent_indent=" " * width)
+                     for name in names)
 
 
 def _metrics(prefix: str, m: dict, count: int | None = None) -> str:

@@ -25,9 +25,12 @@ def test_list(capsys):
     code, out, err = run(capsys, "--list")
     lines = out.splitlines()
     assert code == 0 and err == ""
-    assert [line.split()[0] for line in lines] == recipe_names()
-    width = len("cifar10-resnet20-fast")  # the longest name, then two spaces
-    assert lines[0] == f"{'cifar10-resnet20':<{width}}  {get_recipe('cifar10-resnet20').summary}"
+    assert [line.split()[0] for line in lines if not line.startswith(" ")] == recipe_names()
+    assert max(map(len, lines)) <= 80  # not a terminal: argparse's default width, 80 columns
+    indent = " " * (len("cifar10-resnet20-fast") + 2)  # the longest name, then two spaces
+    first, second = lines[:2]  # the first summary, wrapped under itself
+    assert first.startswith("cifar10-resnet20       ResNet-20 on CIFAR-10") and second.startswith(indent + "1")
+    assert " ".join([first[len(indent):], second.strip()]) == get_recipe("cifar10-resnet20").summary
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -137,4 +140,4 @@ def test_python_dash_m(tmp_path):
     listed = subprocess.run([sys.executable, "-m", "resnet_lib", "--list"], capture_output=True, text=True,
                             timeout=120, cwd=tmp_path)
     assert listed.returncode == 0 and listed.stderr == ""
-    assert [line.split()[0] for line in listed.stdout.splitlines()] == recipe_names()
+    assert [line.split()[0] for line in listed.stdout.splitlines() if not line.startswith(" ")] == recipe_names()
