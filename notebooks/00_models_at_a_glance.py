@@ -78,7 +78,7 @@ assert [n for n, same in rounds_to_paper.items() if not same] == ["resnet34", "r
 # (11.28, 11.3). Two do not: ResNet-34 (3.66, printed 3.6) and ResNet-50 (3.86, printed 3.8). VGG-16 has no
 # FLOPs figure in the paper's text (its Table 3 lists only its error), VGG-19 has one.
 #
-# ### Where our counts and the paper's part
+# ### Where our counts and the paper's differ
 #
 # The paper's ResNet-34 comes in three versions, by the shortcut used where a block changes shape (its
 # Section 4.1): **A**, the identity with zero-padded extra channels, which costs nothing; **B**, a $1\times1$
@@ -187,8 +187,8 @@ with torch.no_grad():
 # ## Exercises
 #
 # 1. Count the parameters of ResNet-34's first block in `layer2` by hand (two $3 \times 3$ convolutions, a
-#    projection, three batch norms) and check your sum with `complexity.count_params(on_meta("resnet34")
-#    .layer2[0])`.
+#    projection, three batch norms) and check your sum with
+#    `complexity.count_params(on_meta("resnet34").layer2[0])`.
 #
 #    :::{admonition} Hint
 #    :class: dropdown

@@ -415,7 +415,7 @@ plt.show()
 # - The gradient that reaches a layer is the top gradient times one factor per layer above it, so it shrinks
 #   or grows geometrically with depth. The nonlinearity's derivative and the weights' variance set the
 #   factor.
-# - Sigmoid stacks vanish whatever the initialisation (fifteen orders of magnitude over 20 layers with
+# - Without batch normalisation, sigmoid stacks vanish whatever the initialisation (fifteen orders of magnitude over 20 layers with
 #   PyTorch's default); ReLU with He initialisation keeps every layer's gradient within a few times of the
 #   others; batch normalisation stops the vanishing, and at initialisation can even make gradients grow
 #   toward the input.

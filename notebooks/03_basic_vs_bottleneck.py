@@ -473,8 +473,8 @@ assert all(s > 0 for s in seconds.values())
 #    random numbers: `torch.equal` of the two outputs of `block.conv1` is True. Output position $(i, j)$ reads
 #    input position $(2i, 2j)$ alone.
 #    :::
-# 3. Torchvision's Wide ResNet-50-2 doubles the inner width $w$ of every bottleneck block (its two middle
-#    convolutions) and keeps the outer width $4w$. Count the multiply-adds of one such block per position, as
+# 3. Torchvision's Wide ResNet-50-2 doubles the inner width $w$ of every bottleneck block (the output of the
+#    first $1\times1$, the $3\times3$ and the input of the last $1\times1$) and keeps the outer width $4w$. Count the multiply-adds of one such block per position, as
 #    the $17w^2$ of the standard block was counted, predict how the whole network compares with ResNet-50,
 #    then read `torchvision.models.Wide_ResNet50_2_Weights.IMAGENET1K_V1.meta["_ops"]`.
 #

@@ -10,8 +10,9 @@
 # %% [markdown]
 # # 6. Transfer learning: cats versus dogs, and 37 breeds
 #
-# The paper trains every network from scratch on ImageNet's 1.28 million images {cite}`he2016deep`. Most
-# people who use a ResNet never do that: they take weights someone trained on a large data set and
+# The paper trains its ImageNet classifiers from scratch on ImageNet's 1.28 million images
+# {cite}`he2016deep`; for object detection on PASCAL VOC and COCO (its Section 4.3) it fine-tunes them. Most
+# people who use a ResNet never train one from scratch: they take weights someone trained on a large data set and
 # *fine-tune* them on their own, much smaller, one. This chapter measures what that is worth. First on
 # cat versus dog, the task of a blog tutorial whose mistakes we name and fix: 2,000 training photos, a
 # ResNet-20 that we trained on CIFAR-10 ourselves (chapter 2's Figure 6 run), and the same network trained
