@@ -143,8 +143,8 @@ for depth in (20, 56):
     plain, res = build(f"cifar_plain{depth}"), build(f"cifar_resnet{depth}")
     same = [n for n, _ in weighted_layers(plain)] == [n for n, _ in weighted_layers(res)]
     print(f"plain-{depth}: {count_params(plain):,} parameters; "
-          f"ResNet-{depth}: {count_params(res):,} parameters; "
-          f"{len(weighted_layers(res))} weighted layers, the same layers: {same}")
+          f"ResNet-{depth}: {count_params(res):,} parameters;\n"
+          f"  {len(weighted_layers(res))} weighted layers each, the same layers: {same}")
 
 # %% [markdown]
 # ## The gradient through the sum
@@ -410,8 +410,10 @@ data = stored["plain-20"]["provenance"]["data"].split(":")[0]
 print(f"{data}; torch {versions.pop()}, one CPU thread:")
 for label, run in stored.items():
     assert all(m["hardware"].endswith(", 1 thread") for m in run["machines"])
-    parts = [f"epochs {m['epochs'][0]}-{m['epochs'][1]} on {m['hardware'].removesuffix(', 1 thread')}"
-             for m in run["machines"]]
+    parts = []
+    for m in run["machines"]:
+        hardware = m["hardware"].removesuffix(", 1 thread")
+        parts.append(f"epochs {m['epochs'][0]}-{m['epochs'][1]} on {hardware}")
     print(f"  {label:<10}", "; ".join(parts))
 print(f"{'':<10} {'iterations':>10} {'training':>9} {'validation':>11} {'test':>7} "
       f"{'CPU hours':>10}")
@@ -423,16 +425,16 @@ for label, run in stored.items():
     print(f"{label:<10} {run['iterations']:>10,} {final[label]['train']:>8.2f}% "
           f"{final[label]['val']:>10.2f}% {final[label]['test']:>6.2f}% "
           f"{run['train_seconds'] / 3600:>10.2f}")
-print("top-1 error: training, on the augmented images of the last epoch; validation, on the "
-      "5,000 held out;\ntest, on the 10,000 test images")
+print("top-1 error: training, on the augmented images of the last epoch;\n"
+      "validation, on the 5,000 held out; test, on the 10,000 test images")
 assert {run["iterations"] for run in stored.values()} == {7_020}  # four runs of one length
 assert final["plain-56"]["train"] > final["plain-20"]["train"]    # deeper plain: higher
 assert final["ResNet-56"]["train"] < final["ResNet-20"]["train"]  # deeper ResNet: lower
 p = final["ResNet-20"]["train"] / 100
 se = 100 * math.sqrt(p * (1 - p) / stored["ResNet-20"]["provenance"]["train_images"])
 margin = final["ResNet-20"]["train"] - final["ResNet-56"]["train"]
-print(f"ResNet-56 below ResNet-20 by {margin:.2f} points of training error; the sampling error "
-      f"of one such error is {se:.2f}")
+print(f"ResNet-56 below ResNet-20 by {margin:.2f} points of training error;\n"
+      f"the sampling error of one such error is {se:.2f}")
 assert 0 < margin < 2 * se                                         # small: the text says so
 assert all(final["ResNet-56"][k] < final["ResNet-20"][k] for k in ("val", "test"))
 assert all(final["plain-56"][k] > final["plain-20"][k] for k in ("val", "test"))
