@@ -147,7 +147,7 @@ for w in (ResNet50_Weights.IMAGENET1K_V1, ResNet50_Weights.IMAGENET1K_V2):
     acc = w.meta["_metrics"]["ImageNet-1K"]
     t = w.transforms()
     top1[w.name] = acc["acc@1"]
-    rows.append([f"`{w.name}`", acc["acc@1"], acc["acc@5"],
+    rows.append([f"`{w.name}`", f"{acc['acc@1']:.2f}", f"{acc['acc@5']:.2f}",
                  f"{t.resize_size[0]} → {t.crop_size[0]}", w.meta["recipe"]])
 show_table(["weights", "top-1 (%)", "top-5 (%)", "evaluation: resize → centre crop",
             "recipe (`meta['recipe']`)"], rows)
@@ -347,10 +347,11 @@ assert sum(line.startswith("wrote") for line in out.splitlines()) == 1
 
 # %% tags=["nbval-ignore-output"]
 bench = load_result("precision-cpu")
-print(f"{bench['hardware']}, torch {bench['torch']}, {bench['date'][:10]}; training steps of "
-      f"random images, {bench['warmup_steps']} warm-up steps, then {bench['repeats']} rounds of "
-      f"{bench['steps']} timed steps each, the median; load average "
-      f"{bench['load_average_1min'][0]:.2f} before, {bench['load_average_1min'][1]:.2f} after")
+print(f"{bench['hardware']}, torch {bench['torch']}, {bench['date'][:10]};\n"
+      f"training steps of random images, {bench['warmup_steps']} warm-up steps, then "
+      f"{bench['repeats']} rounds of {bench['steps']} timed steps each, the median;\n"
+      f"load average {bench['load_average_1min'][0]:.2f} before, "
+      f"{bench['load_average_1min'][1]:.2f} after")
 show_table(["network", "batch", "setting", "images/s", "vs float32"],
            [[nowrap(network_name(r["model"])), f"{r['batch_size']} × {r['image_size']} px",
              r["setting"], f"{r['images_per_s']:.1f}", f"{r['vs_float32']:.2f}x"]
