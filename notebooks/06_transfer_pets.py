@@ -123,7 +123,7 @@ cats_dogs = {split: in_memory(ds, 32, count=CATS_DOGS_IMAGES) for split, ds in p
 for split, t in cats_dogs.items():
     counts = t.labels.bincount(minlength=2).tolist()
     print(f"{split:>5}: {len(t):,} photos ({counts[0]:,} cats, {counts[1]:,} dogs) at "
-          f"{t.images.shape[-1]}x{t.images.shape[-1]}; {t.source}")
+          f"{t.images.shape[-1]}x{t.images.shape[-1]}\n       from {t.source}")
 # label 0 cat, 1 dog in both data sets
 assert [c.lower() for c in cats_dogs["train"].classes] == ["cat", "dog"]
 assert all(min(t.labels.bincount(minlength=2)) > 0 for t in cats_dogs.values())
@@ -144,7 +144,7 @@ stored = results.load_result("catsdogs-transfer")
 STARTS = ["fine-tuned", "from-scratch"]
 backbone = results.load_result(BACKBONE)
 print(f"backbone: {BACKBONE}, {backbone['model']} trained {backbone['iterations']:,} iterations "
-      f"on CIFAR-10, test error {backbone['test']['error_pct']:.2f}% on "
+      f"on CIFAR-10,\n  test error {backbone['test']['error_pct']:.2f}% on "
       f"{backbone['test']['count']:,} test images")
 assert tuning[0]["epochs"] == tuning[1]["epochs"]
 n_held = tuning[0]["test"]["photos"]
@@ -153,13 +153,13 @@ print(f"\nchoosing the learning rate: {tuning[0]['epochs']} epochs on "
 chosen, lead, held_se = {}, {}, {}
 for t in tuning:
     start = t["runs"][0]["start"]
-    line = "   ".join(f"lr {r['lr']:<5} {100 * r['top1']:5.1f}%" for r in t["runs"])
+    line = "  ".join(f"{r['lr']}: {100 * r['top1']:.1f}%" for r in t["runs"])
     first, second = sorted(t["runs"], key=lambda r: r["top1"], reverse=True)[:2]
     chosen[start], lead[start] = first["lr"], 100 * (first["top1"] - second["top1"])
     held_se[start] = 100 * math.sqrt(first["top1"] * (1 - first["top1"]) / n_held)
-    print(f"  {start:<13} {line}   -> lr {chosen[start]}")
+    print(f"  {start:<13} lr {line}  -> lr {chosen[start]}")
     print(f"  {'':<13} {lead[start]:.1f} points ahead of lr {second['lr']}; a top-1 near "
-          f"{100 * first['top1']:.0f}% on {n_held} photos has a standard error of "
+          f"{100 * first['top1']:.0f}% on {n_held} photos\n  {'':<13} has a standard error of "
           f"{held_se[start]:.1f} points")
 used = {r["start"]: r["lr"] for r in stored["runs"]}
 assert used == chosen  # the final runs use the rates chosen on held-out photos
@@ -191,7 +191,7 @@ gain_se = math.sqrt(sum(acc[s].var() / len(acc[s]) for s in STARTS))
 p = acc["fine-tuned"].mean().item() / 100
 one_run_se = 100 * math.sqrt(p * (1 - p) / n_test)
 print(f"\nfine-tuning gains {gain:.2f} points, standard error {gain_se:.2f} over the seeds "
-      f"({gain / gain_se:.0f} standard errors); one run's top-1 near {100 * p:.0f}% on "
+      f"({gain / gain_se:.0f} standard errors);\none run's top-1 near {100 * p:.0f}% on "
       f"{n_test:,} photos has a sampling standard error of {one_run_se:.2f} points")
 # far outside the noise of either kind (the text below)
 assert gain > 10 * max(gain_se, one_run_se)
