@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .train import History
 
@@ -109,6 +110,8 @@ def plot_history(history_or_list, metrics: Sequence[str] = ("loss", "top1"), lab
                                     drawstyle="steps-pre" if metric == "lr" else "default")
                     named.setdefault(name, line)
         ax.set_xlabel(_X[x])
+        if x != "hours":  # epochs and iterations are whole numbers: no tick at 2.5
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(_LABELS[metric])
         if metric == "lr":
             ax.set_yscale("log")
@@ -139,6 +142,8 @@ def plot_error_curves(panels: dict[str, dict[str, object]], x: str = "iteration"
                             label=f"{label}, {'training' if split == 'train' else 'validation'}")
         ax.set_title(title)
         ax.set_xlabel(_X[x])
+        if x != "hours":
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     axes[0].set_ylabel(_LABELS["error"])

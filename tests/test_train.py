@@ -408,6 +408,8 @@ def test_plots_return_figures():
     assert [line.get_label() for line in loss_ax.lines] == ["train a", "val a", "train b", "val b"]
     assert list(error_ax.lines[1].get_ydata()) == pytest.approx([91.0, 82.0, 73.0])
     assert list(loss_ax.lines[0].get_xdata()) == [10, 20, 30] and len(lr_ax.lines) == 2
+    short = plots.plot_history(run[:2], metrics=("loss",)).axes[0]  # epochs 1 and 2: no tick at 1.5
+    assert all(t == int(t) for t in short.get_xticks())
     assert lr_ax.lines[0].get_drawstyle() == "steps-pre" and loss_ax.lines[0].get_drawstyle() == "default"
     fig6 = plots.plot_error_curves({"plain": {"p20": run, "p56": History(run[:2])}, "ResNets": {"r20": run}})
     plain, resnets = fig6.axes
