@@ -341,7 +341,7 @@ print(f"test accuracy, the right way (test split, eval mode, all photos): {100 *
 
 # The test loader served the training images.
 on_train = evaluate(net, data.CifarLoader(cats_dogs["train"], 500, train=False))["top1"]
-print(f"accuracy on the training photos instead:                         {100 * on_train:.1f}%")
+print(f"accuracy on the training photos instead:                          {100 * on_train:.1f}%")
 
 
 @torch.no_grad()
@@ -601,19 +601,24 @@ if SIZE == "cpu":  # the text below
     assert max(above) - min(above) < 2 * top1_se  # within two standard errors of each other
 
 # %% tags=["nbval-ignore-output"]
-display(plots.plot_history([histories[w] for w in WAYS], metrics=("loss", "error"), labels=WAYS))
-# from scratch: above ln 37 for three epochs, over 5 in the second (the text below)
+fig = plots.plot_history([histories[w] for w in WAYS], metrics=("loss", "error"), labels=WAYS,
+                         legend="outside", val_name="test")
+fig.set_size_inches(11, 3.6)
+display(fig)
+loss = [e["train_loss"] for e in histories["from scratch"]]
+print(f"training loss from scratch, epoch by epoch: {', '.join(f'{v:.2f}' for v in loss)} "
+      f"(ln 37 = {math.log(37):.2f})")
+# from scratch: above ln 37 for three epochs, below it from the fourth (the text below)
 if SIZE == "cpu":
-    loss = [e["train_loss"] for e in histories["from scratch"]]
-    assert all(v > math.log(37) for v in loss[:3]) and loss[3] < math.log(37) and loss[1] > 5
+    assert all(v > math.log(37) for v in loss[:3]) and all(v < math.log(37) for v in loss[3:])
 
 # %% [markdown]
 # The curves are the training loss and error of each epoch, on the augmented crops while the weights move;
-# the legend's "val" entries stand for the one evaluation on the test images, after the last epoch, whose
-# numbers the table prints. The network from scratch starts badly: its training loss climbs above 5 in its
-# second epoch and stays above $\ln 37 \approx 3.61$, the loss of a uniform guess over the 37 breeds, for
-# its first three epochs. A learning rate of 0.05 is too high for a network from scratch on so small a
-# set; the demonstration does not tune it. At the `cpu` size the three ways end 7 to 11 points above the
+# the dots marked "test" are the one evaluation on the test images, after the last epoch, whose numbers the
+# table prints. The network from scratch starts slowly: its training loss stays above
+# $\ln 37 \approx 3.61$, the loss of a uniform guess over the 37 breeds, for its first three epochs (the
+# third only just, as printed above). All three ways train with the same learning rate, 0.05; the
+# demonstration does not tune it for each. At the `cpu` size the three ways end 7 to 11 points above the
 # 21.3% top-1 that always answering the commonest breed gives, with a mean per-breed accuracy of about 4%
 # (chance: 2.7%): they have learnt little more than to bet on the three big breeds, and their top-1s lie
 # within two standard errors (printed above) of each other. This demonstration measures nothing about
@@ -677,7 +682,9 @@ if examples:
     pictures = in_memory(test, 128, indices=[test_index[i] for i in examples])
     titles = [f"{BREEDS[truth[i]]}\n→ {BREEDS[pred[i]]}" for i in examples]
     fig = plots.image_grid(pictures.images, titles=titles, ncols=6)
-    fig.set_size_inches(13, 2.6 * math.ceil(len(examples) / 6))
+    fig.set_size_inches(10, 2.3 * math.ceil(len(examples) / 6))
+    for ax in fig.axes:
+        ax.title.set_fontsize(10)
     display(fig)
 
 # %% [markdown]
