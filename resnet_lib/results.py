@@ -1,7 +1,7 @@
 """The book's stored runs: `results/NAME.json` (history, test metrics, provenance) beside the notebooks.
 
     from resnet_lib.results import load_result
-    run = load_result("cifar10-resnet20-cpu")      # or "cifar10-resnet20-cpu.json"
+    run = load_result("cifar10-resnet20-paper")    # or "cifar10-resnet20-paper.json"
     run["provenance"]["hardware"], run["test"]["error_pct"]
     model = load_model("cifar10-resnet20-paper")   # a trained network: results/NAME.pt into its model
 

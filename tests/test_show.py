@@ -1,5 +1,6 @@
 """The chapters' printing helpers, the stored-results loader and the training-step ceiling."""
 
+import json
 import re
 from pathlib import Path
 
@@ -30,10 +31,23 @@ def test_names_durations_and_data_copies():
 
 
 def test_stored_results_load_by_name():
-    run = results.load_result("cifar10-resnet20-cpu")
+    run = results.load_result("cifar10-resnet20-paper")
     assert run["recipe"] == "cifar10-resnet20" and run["test"]["count"] == 10_000
+    assert run["iterations"] == 64_000 and run["config"]["milestones"] == [32_000, 48_000]
     with pytest.raises(FileNotFoundError, match="no nothing-here.json in"):
         results.load_result("nothing-here")
+
+
+def test_every_stored_network_loads_by_name():
+    """The model zoo: each results/NAME.json that names weights has them, and load_model builds its network
+    with them (weights_only); its provenance says where and how it was trained."""
+    stored = [path.stem for path in results.RESULTS.glob("*.json") if "weights" in json.loads(path.read_text())]
+    assert {"cifar10-resnet20-paper", "cifar10-resnet20-fast", "fig6-cifar10-resnet56"} <= set(stored)
+    for name in stored:
+        run = results.load_result(name)
+        model = results.load_model(name)
+        assert not model.training and run["test"]["count"] == 10_000
+        assert {"hardware", "torch", "git_commit", "command", "data"} <= set(run["provenance"])
 
 
 def test_the_repository_url_is_the_one_in_config():

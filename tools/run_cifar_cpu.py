@@ -2,8 +2,8 @@
 `resnet_lib.recipes.prepare` and `fit`, shortened to `--epochs` (the learning-rate drops move with the run's
 length: they stay at half and three quarters of it), the test set evaluated once at the end.
 
-    RESNET_DATA=/path/to/data python tools/run_cifar_cpu.py cifar10-resnet20 --epochs 12 \\
-        --out runs/r20-cpu --results results/cifar10-resnet20-cpu.json
+    RESNET_DATA=/path/to/data python tools/run_cifar_cpu.py cifar10-resnet20 --epochs 20 \\
+        --out runs/r20-20 --results results/fig6-cifar10-resnet20.json
 
 Writes the run (last.pt, best.pt, history.json) to --out, and to --results one JSON file that the chapter
 reads: the history, the final test metrics and the run's provenance (hardware, torch version, git commit,
