@@ -112,10 +112,10 @@ def _cifar_fast() -> Recipe:
     weights only, label smoothing 0.1, bfloat16 autocast and channels_last (the fastest settings on a CPU
     with bfloat16 units, chapter 7), and the test images averaged with their mirror images. Chapter 5
     compares it with the paper's recipe, in time and in error."""
-    config = TrainConfig(model="cifar_resnet20", epochs=50, batch_size=128, lr=0.2, momentum=0.9, nesterov=True,
+    config = TrainConfig(model="cifar_resnet20", epochs=70, batch_size=128, lr=0.2, momentum=0.9, nesterov=True,
                          weight_decay=5e-4, no_decay_bn_bias=True, schedule="linear", warmup="linear",
                          warmup_iters=390, warmup_lr=0.02, label_smoothing=0.1, amp="bf16", channels_last=True)
-    return Recipe("cifar10-resnet20-fast", "ResNet-20 on CIFAR-10 for time to accuracy (our recipe): 50 epochs "
+    return Recipe("cifar10-resnet20-fast", "ResNet-20 on CIFAR-10 for time to accuracy (our recipe): 70 epochs "
                   "of 50k, lr 0.2 linear warm-up and decay, Nesterov, wd 5e-4, label smoothing 0.1, bf16",
                   "cifar10", config, image_size=32, train_split="train+val", val_split=None, test_split="test",
                   test_flip=True, augment="pad-crop-flip")
