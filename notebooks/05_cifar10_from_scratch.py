@@ -22,8 +22,10 @@
 #   decay, augmentation;
 # - why 5,000 training images are held out for validation, and why the test set is touched only once, at
 #   the very end;
-# - how to train a ResNet with `recipes.prepare` and `fit`, and how to read its training curves;
-# - how our runs compare with the paper's Table 6, and what a full reproduction takes;
+# - how to train a ResNet with `recipes.prepare` and `fit`;
+# - how a ResNet-20 trained to the end of the paper's recipe, on a CPU, compares with the paper's Table 6,
+#   and how to read its training curves;
+# - what a recipe made for time changes, and what it reaches in under an hour;
 # - where a trained network still errs: per-class accuracy, the confusion matrix, and the images it gets
 #   wrong.
 
@@ -296,24 +298,6 @@ for name, r in recorded.items():
         print(f"  {p['wall_seconds'] / 60:.1f} minutes from start to test result")
     print()
 
-# %% [markdown]
-# The paper's recipe, run to its end on our copy of the data, trained a ResNet-20 to ⟨X⟩% test error:
-# a converged network (its training error in the last epoch is ⟨Y⟩%), but ⟨Z⟩ points above the paper's
-# 8.75%. We have not isolated the cause. What we know:
-#
-# - **The data.** Our copy of CIFAR-10 is stored as JPEG at quality 75 with its colour at half resolution
-#   (each $2\times2$ block of pixels shares one colour; {ref}`the copy <stored-data>`), and the network
-#   trains and is tested on it. At $32\times32$ pixels there is little detail to lose. This is the likeliest
-#   cause, and the one we cannot test here: the official files could not be had where these runs were made.
-# - **One run against one number.** Runs of one recipe differ by a few tenths of a point (the paper's five
-#   ResNet-110 runs have a standard deviation of 0.16): that explains tenths, not points.
-# - **The training set.** Our run trains on the 45,000 images of the split; the paper does not say whether
-#   its final models saw all 50,000. Eleven percent more images would not close a gap this size.
-#
-# So this page compares like with like: our runs with each other, all on the same copy, and the paper's
-# numbers as the paper's. With the official data (Colab downloads it), the `gpu` size of this page runs the
-# same recipe: exercise 1 asks whether the gap closes.
-
 # %%
 PAPER, FAST, SHORT = RECORDED
 ours = test_error[PAPER][False]
@@ -321,13 +305,33 @@ last = recorded[PAPER]["history"][-1]
 train_error = 100 * (1 - last["train_top1"])
 print(f"the paper's recipe, the paper's ResNet-20: {paper.TABLE6_ERROR[20]:.2f}% test error "
       f"(official files)")
-print(f"the paper's recipe, our ResNet-20:         {ours:.2f}% test error (JPEG copy), "
-      f"{train_error:.2f}% training error in its last epoch")
-print(f"our ResNet-20 against the paper's ResNet-56, 44, 32, 20: "
-      + ", ".join(f"{ours - paper.TABLE6_ERROR[d]:+.2f}" for d in (56, 44, 32, 20)) + " points")
-# What the text says:
-assert recorded[PAPER]["iterations"] == 64_000 and recorded[PAPER]["provenance"]["train_images"] == 45_000
-assert GAP_ASSERTS
+print(f"the paper's recipe, our ResNet-20:         {ours:.2f}% test error (JPEG copy),\n"
+      f"{'':<43}{train_error:.2f}% training error in its last epoch")
+print(f"{ours - paper.TABLE6_ERROR[20]:.2f} points apart")
+assert recorded[PAPER]["iterations"] == 64_000
+assert recorded[PAPER]["provenance"]["train_images"] == 45_000
+# as the text below says: 12.65%, almost four points above, all but 1% of the training images
+assert f"{ours:.2f}" == "12.65" and 3.5 < ours - paper.TABLE6_ERROR[20] < 4
+assert round(train_error) == 1
+
+# %% [markdown]
+# The paper's recipe, run to its end on our copy of the data, trained a ResNet-20 to 12.65% test error:
+# a converged network, which gets all but 1% of its training images right in its last epoch, but almost
+# four points above the paper's 8.75%. We have not isolated the cause. What we know:
+#
+# - **The data.** Our copy of CIFAR-10 is stored as JPEG at quality 75 with its colour at half resolution
+#   (each $2\times2$ block of pixels shares one colour; {ref}`the copy <stored-data>`), and the network
+#   trains and is tested on it. At $32\times32$ pixels there is little detail to lose. This is the likeliest
+#   cause, and not one these runs can test: they had only this copy.
+# - **One run against one number.** Runs of one recipe differ by a few tenths of a point (the paper's five
+#   ResNet-110 runs have a standard deviation of 0.16): that explains tenths, not points.
+# - **The training set.** Our run trains on the 45,000 images of the split; the paper does not say whether
+#   its final models saw all 50,000. We have not measured what 11% more images are worth here; four points
+#   would be far more than usual.
+#
+# So this page compares like with like: our runs with each other, all on the same copy, and the paper's
+# numbers as the paper's. With the official data (Colab downloads it), the `gpu` size of this page runs the
+# same recipe: exercise 1 asks whether the gap closes.
 
 # %% [markdown]
 # ## Training curves
@@ -341,31 +345,39 @@ h = recorded[PAPER]["history"]
 display(plots.plot_history(h, metrics=("loss", "error", "lr"), x="iteration",
                            labels=["ResNet-20"]))
 plt.show()
-# What the text below says: the validation error over the five epochs before and after each division
+# What the text below says: the errors over the five epochs before and after each division
 val = torch.tensor([100 * (1 - r["val_top1"]) for r in h])
 trained = torch.tensor([100 * (1 - r["train_top1"]) for r in h])
 lrs = [r["lr"] for r in h]
 drops = [e for e in range(1, len(h)) if lrs[e] < lrs[e - 1]]  # the first epoch at the lower rate
+plateau = [val[a:a + 5].mean().item() for a in range(10, drops[0] - 4, 5)]  # epochs 11 to the drop
+print(f"at lr {lrs[0]:.3g}, epochs 11-{drops[0]}: validation error between {min(plateau):.2f}% and "
+      f"{max(plateau):.2f}% (means of five epochs)")
 for e in drops:
-    print(f"lr {lrs[e - 1]:.3g} -> {lrs[e]:.3g} at iteration {h[e - 1]['iteration']:,}: "
-          f"validation error {val[e - 5:e].mean():.2f}% in the 5 epochs before, "
-          f"{val[e:e + 5].mean():.2f}% in the 5 after; training error "
-          f"{trained[e - 5:e].mean():.2f}% -> {trained[e:e + 5].mean():.2f}%")
-print(f"lowest validation error {val.min():.2f}% (epoch {int(val.argmin()) + 1}), "
-      f"last {val[-1]:.2f}%")
-assert CURVE_ASSERTS
+    print(f"lr {lrs[e - 1]:.3g} -> {lrs[e]:.3g} in epoch {e + 1}, 5 epochs before -> 5 after: "
+          f"validation error {val[e - 5:e].mean():.2f}% -> {val[e:e + 5].mean():.2f}%,\n"
+          f"  training error {trained[e - 5:e].mean():.2f}% -> {trained[e:e + 5].mean():.2f}%")
+print(f"last epoch: training error {trained[-1]:.2f}%, validation error {val[-1]:.2f}%; "
+      f"lowest validation error {val.min():.2f}% (epoch {int(val.argmin()) + 1})")
+first, second = drops
+assert 16.5 < min(plateau) and max(plateau) < 21.5
+assert val[first - 5:first].mean() - val[first:first + 5].mean() > 5
+assert trained[first:first + 5].mean() < 0.55 * trained[first - 5:first].mean()  # halves
+assert abs(val[second - 5:second].mean() - val[second:second + 5].mean()) < 0.5
+assert trained[-1] < 1 and val.argmin() < second and val[-1] > val.min() + 0.3
 
 # %% [markdown]
-# The first division of the learning rate is the moment the run learns most: the validation error falls
-# from ⟨A⟩% to ⟨B⟩% in a few epochs, the training error halves, as at the drops of the paper's Figures 1 and
-# 6: a large step size lets the weights move fast but keeps them bouncing around; the smaller one lets them
-# settle. The second division changes less; after it the training error keeps falling while the validation
-# error does not (its lowest point came earlier, in epoch ⟨E⟩): the network goes on fitting its training
-# images, which is what the paper's 64k iterations, chosen on the validation set, stop.
+# For some 80 epochs at the learning rate of 0.1 the validation error hovers between about 17% and 21%.
+# The first division by 10 brings it down by more than five points within a few epochs, and halves the
+# training error, as at the drops of the paper's Figures 1 and 6: a large step size lets the weights move
+# fast but keeps them bouncing around; the smaller one lets them settle. The second division moves the
+# validation error by less than half a point. After it the training error keeps falling, below 1% in the
+# last epoch, while the validation error stays above its lowest point, reached at the lower rate of the
+# first division: the network goes on fitting its training images without getting better on new ones.
 #
-# ## The paper's accuracy in an hour: a recipe for time
+# ## The paper recipe's accuracy in an hour: a recipe for time
 #
-# The paper's recipe took ⟨H⟩ hours of one CPU thread. Its schedule was chosen for accuracy on two GPUs in
+# The paper's recipe took eight hours of one CPU thread. Its schedule was chosen for accuracy on two GPUs in
 # 2015, not for time. Recipes made for time since then reach 94% on CIFAR-10 in seconds of a GPU
 # {cite}`jordan2024airbench`, more by the recipe than by the hardware. The library's
 # `cifar10-resnet20-fast` recipe trains the paper's ResNet-20, unchanged, with such a recipe, for as many
@@ -383,11 +395,16 @@ for field in dataclasses.fields(paper_recipe.config):
         print(f"  {field.name:<17} {before!s:<16} -> {after}")
 for field in ("train_split", "val_split", "test_flip"):
     print(f"  {field:<17} {getattr(paper_recipe, field)!s:<16} -> {getattr(fast_recipe, field)}")
+images = fast_recipe.config.epochs * (paper.CIFAR_RECIPE["train_images"] + paper.CIFAR_RECIPE["val_images"])
+paper_images = paper_recipe.config.iterations * paper_recipe.config.batch_size
+print(f"\n{images:,} training images in all, {100 * images / paper_images:.0f}% of the paper's "
+      f"{paper_images:,}")
+assert round(100 * images / paper_images) == 43  # the text below
 
 # %% [markdown]
-# - **Length and schedule**: ⟨N⟩ epochs, a quarter of the paper's, with the learning rate rising linearly
-#   from 0.02 to 0.2 over the first epoch (a *warm-up*: the first steps, from random weights, are the most
-#   fragile) and falling linearly to zero at the end, instead of the paper's two divisions by 10. A linear
+# - **Length and schedule**: 70 epochs of 50,000 images, 43% of the images the paper's recipe trains on
+#   (printed above), with the learning rate rising linearly from 0.02 to 0.2 over the first epoch (a
+#   *warm-up*: the first steps, from random weights, are the most fragile) and falling linearly to zero at the end, instead of the paper's two divisions by 10. A linear
 #   decay spends the whole run lowering the rate, where a step schedule waits for its drops.
 # - **Nesterov momentum** takes the gradient where the momentum is about to carry the weights, one step
 #   ahead: a common choice in recipes for short runs.
@@ -424,7 +441,7 @@ print(f"fast recipe: {fast['provenance']['wall_seconds'] / 60:.1f} minutes from 
       f"on {fast['provenance']['hardware']}")
 for name in RECORDED:
     r = recorded[name]
-    print(f"{RECORDED[name]:<39} {r['train_seconds'] / 3600:4.2f} h of training: test error "
+    print(f"{RECORDED[name]}: {r['train_seconds'] / 3600:.2f} h of training; test error "
           + ", ".join(f"{e:.2f}% {'with' if flip else 'without'} flips"
                       for flip, e in sorted(test_error[name].items())))
 # the recipe's trial on the 45k/5k split, before the final run
@@ -438,18 +455,36 @@ trial32 = load_result("fast-tuning/e15-lr0.2-ls0.1-fp32")  # the same trial in f
 assert {k: v for k, v in trial32["config"].items() if k != "amp"} == {
     k: v for k, v in trial["config"].items() if k != "amp"} and trial32["config"]["amp"] == "off"
 print(f"the same trial in float32: validation error {trial32['final_val_error_pct']:.2f}%")
-assert FAST_ASSERTS
+# What the text below says: an hour at most, on two threads; level with the paper's recipe
+e_fast, e_paper, e_short = (test_error[name] for name in (FAST, PAPER, SHORT))
+se = 100 * (e_fast[False] / 100 * (1 - e_fast[False] / 100) / fast["test"]["count"]) ** 0.5
+print(f"fast recipe against the paper's, single view: {e_paper[False] - e_fast[False]:.2f} points "
+      f"fewer errors;\n  standard error of one such error {se:.2f}, of a difference of two "
+      f"{se * 2 ** 0.5:.2f}")
+assert fast["provenance"]["hardware"].endswith(", 2 threads")
+cpu_hours = {FAST: 2 * fast["train_seconds"] / 3600, PAPER: recorded[PAPER]["train_seconds"] / 3600}
+print(f"CPU-hours: fast recipe {cpu_hours[FAST]:.2f} (two threads), "
+      f"paper's recipe {cpu_hours[PAPER]:.2f} (one thread)")
+assert fast["provenance"]["wall_seconds"] < 50 * 60 and cpu_hours[FAST] < cpu_hours[PAPER] / 4.5
+assert e_short[False] - e_fast[False] > 4.5                 # five points at about the same hour
+assert 0 < e_paper[False] - e_fast[False] < 2 * se * 2 ** 0.5  # within the noise of two runs
+assert abs(e_paper[True] - e_fast[True]) < 0.1               # with flips: level
+assert [f"{e:.2f}" for e in (e_fast[False], e_fast[True], e_paper[True])] == ["12.01", "10.98", "10.93"]
 
 # %% [markdown]
 # What the changes buy, as far as these runs measure it:
 #
-# - **The recipe, at about the same time.** The paper's recipe squeezed into 20 epochs trained for ⟨T20⟩
-#   hours and ended at ⟨E20⟩% test error; the fast recipe, in ⟨TF⟩ hours, at ⟨EF⟩% (single view). Same
-#   network, same copy of the data: the difference is the recipe.
-# - **Against the paper's full recipe.** ⟨FASTVSPAPER⟩
-# - **Flips at test time** cost a second forward pass and nothing else: ⟨FLIPS⟩.
+# - **Against the paper's full recipe.** In 49 minutes of two threads, against eight hours of one, the fast
+#   recipe ends level with the paper's: 12.01% against 12.65% test error in a single view, 10.98% against
+#   10.93% with flips. The single-view difference, 0.64 points, is within the noise of two runs (its
+#   standard error is 0.46), so we do not call it a win; the CPU-hours fell to a fifth.
+# - **The recipe, at about the same time.** The paper's recipe squeezed into 20 epochs trained for 0.92
+#   hours (one thread) and ended at 16.97%; the fast recipe, in 0.82 hours (two threads, all 50,000
+#   images), at 12.01%: five points fewer errors from an hour of the same computer.
+# - **Flips at test time** cost a second forward pass and nothing else: 1.72 points off the paper recipe's
+#   error, 1.03 off the fast recipe's.
 # - **bfloat16** changes the speed (chapter 7 measured about twice the images per second for ResNet-20),
-#   not what is learnt: the 15-epoch trial in float32 ended at ⟨FP32⟩% validation error, against ⟨BF16⟩% in
+#   not what is learnt: the 15-epoch trial in float32 ended at 14.32% validation error, against 14.44% in
 #   bfloat16.
 #
 # The share of each of the other changes (the schedule, Nesterov, the weight decay, label smoothing) was
@@ -489,10 +524,16 @@ plt.show()
 # What the text below says of the network:
 order = [classes[k] for k in per_class.argsort(descending=True).tolist()]
 top = [divmod(f, len(classes)) for f in off.flatten().argsort(descending=True)[:3].tolist()]
-assert ERRORS_ASSERTS
+assert order[:6] == ["automobile", "ship", "truck", "frog", "horse", "airplane"]
+assert order[-1] == "cat" and set(order[6:]) == {"deer", "bird", "dog", "cat"}
+assert ([(classes[i], classes[j]) for i, j in top]
+        == [("cat", "dog"), ("dog", "cat"), ("truck", "automobile")])
 
 # %% [markdown]
-# The lists printed above tell the story of the converged network: ⟨ERRORS⟩. At $32\times32$ pixels a cat
+# The lists printed above tell the story of the converged network: three of the four vehicles
+# (automobile, ship, truck) are its easiest classes, then frog and horse, with airplane only sixth; the
+# other animals are its hardest, cat the hardest of all; and its most frequent mistakes are cats and dogs
+# taken for each other, then trucks taken for automobiles. At $32\times32$ pixels a cat
 # and a dog differ in details a network has few pixels for, while the shape and colour of a ship or a truck
 # stand out. The plot divides each row of the matrix by its class's 1,000 test images, so each row sums to
 # one; the printed lists count images.
@@ -525,13 +566,16 @@ if len(test_set) == 10_000:  # the stored run's own test set: the same answers, 
 #   half and three quarters of 64k iterations, weight decay, padding-crop-flip augmentation. The library
 #   states it as a `Recipe` and runs it with `prepare` and `fit`.
 # - The schedule was chosen on 5,000 held-out training images; the test set is evaluated once, at the end.
-# - Run to its end on a CPU (⟨H⟩ hours of one thread, stopped and resumed exactly ⟨K⟩ times), the paper's
-#   recipe trains a converged ResNet-20 to ⟨X⟩% test error on our JPEG copy of CIFAR-10, against the paper's
+# - Run to its end on a CPU (eight hours of one thread, stopped and resumed exactly nine times), the paper's
+#   recipe trains a converged ResNet-20 to 12.65% test error on our JPEG copy of CIFAR-10, against the paper's
 #   8.75% on the official files. The copy is the likeliest cause of the gap; the `gpu` size, on the official
 #   data, tests it.
 # - The run learns most at the first division of the learning rate; after the second it fits its training
 #   images more and its validation images no better.
-# - ⟨FAST⟩
+# - A recipe made for time (a linear warm-up and decay, Nesterov, weight decay 5e-4, label smoothing,
+#   bfloat16, all 50,000 images) trains the same network as well as the paper's recipe did on our copy,
+#   12.01% test error (10.98% with flips), in 49 minutes of a two-core CPU instead of eight hours of one
+#   core. Neither reaches the paper's 8.75% on this copy.
 # - The errors are not spread evenly: cats and dogs taken for each other are the most frequent mistakes.
 # - Depth helps only up to a point: in the paper's Table 6 the error falls from ResNet-20 (8.75%) to
 #   ResNet-110 (6.43%), but ResNet-1202, with 19.4M parameters for 50,000 images, ends at 7.93% with a

@@ -76,7 +76,7 @@ from resnet_lib import data, models, paper, plots
 from resnet_lib.pretrain import (book_run, imagenette_pretrained, in_memory, resize_for,
                                  tensor_transforms)
 from resnet_lib.recipes import describe as describe_recipe, get_recipe
-from resnet_lib.runsize import in_colab, pick
+from resnet_lib.runsize import hardware, in_colab, pick
 from resnet_lib.results import load_result
 from resnet_lib.show import network_name, nowrap, show_table
 from resnet_lib.speed import TrainingStep, step_settings
@@ -410,7 +410,7 @@ if COMPILE and DEVICE.type == "cpu":
     # Inductor compiles C++ for the CPU and logs that it found no CUDA toolkit: expected here, not
     # a problem.
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
-HARDWARE = describe(SIZE).split(" on ", 1)[1].split(";")[0]
+HARDWARE = hardware()
 print(f"ResNet-50, training steps of batch {BENCH_BATCH} at {BENCH_PX}x{BENCH_PX}, "
       f"{WARMUP} warm-up + {STEPS} timed, on {HARDWARE}")
 throughput, warmup_s = {}, {}
