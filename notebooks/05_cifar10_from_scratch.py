@@ -350,9 +350,10 @@ val = torch.tensor([100 * (1 - r["val_top1"]) for r in h])
 trained = torch.tensor([100 * (1 - r["train_top1"]) for r in h])
 lrs = [r["lr"] for r in h]
 drops = [e for e in range(1, len(h)) if lrs[e] < lrs[e - 1]]  # the first epoch at the lower rate
-plateau = [val[a:a + 5].mean().item() for a in range(10, drops[0] - 4, 5)]  # epochs 11 to the drop
-print(f"at lr {lrs[0]:.3g}, epochs 11-{drops[0]}: validation error between {min(plateau):.2f}% and "
-      f"{max(plateau):.2f}% (means of five epochs)")
+# epochs 11 to the drop, five at a time
+plateau = [val[a:a + 5].mean().item() for a in range(10, drops[0] - 4, 5)]
+print(f"at lr {lrs[0]:.3g}, epochs 11-{drops[0]}: validation error between {min(plateau):.2f}% "
+      f"and {max(plateau):.2f}% (means of five epochs)")
 for e in drops:
     print(f"lr {lrs[e - 1]:.3g} -> {lrs[e]:.3g} in epoch {e + 1}, 5 epochs before -> 5 after: "
           f"validation error {val[e - 5:e].mean():.2f}% -> {val[e:e + 5].mean():.2f}%,\n"
@@ -395,7 +396,8 @@ for field in dataclasses.fields(paper_recipe.config):
         print(f"  {field.name:<17} {before!s:<16} -> {after}")
 for field in ("train_split", "val_split", "test_flip"):
     print(f"  {field:<17} {getattr(paper_recipe, field)!s:<16} -> {getattr(fast_recipe, field)}")
-images = fast_recipe.config.epochs * (paper.CIFAR_RECIPE["train_images"] + paper.CIFAR_RECIPE["val_images"])
+all_images = paper.CIFAR_RECIPE["train_images"] + paper.CIFAR_RECIPE["val_images"]
+images = fast_recipe.config.epochs * all_images
 paper_images = paper_recipe.config.iterations * paper_recipe.config.batch_size
 print(f"\n{images:,} training images in all, {100 * images / paper_images:.0f}% of the paper's "
       f"{paper_images:,}")
@@ -437,8 +439,8 @@ for i, name in enumerate(RECORDED):  # the one test evaluation, single view, whe
 ax.legend(fontsize="small", ncols=2)
 display(fig)
 fast = recorded[FAST]
-print(f"fast recipe: {fast['provenance']['wall_seconds'] / 60:.1f} minutes from start to test result "
-      f"on {fast['provenance']['hardware']}")
+print(f"fast recipe: {fast['provenance']['wall_seconds'] / 60:.1f} minutes from start to test "
+      f"result on {fast['provenance']['hardware']}")
 for name in RECORDED:
     r = recorded[name]
     print(f"{RECORDED[name]}: {r['train_seconds'] / 3600:.2f} h of training; test error "
@@ -447,8 +449,9 @@ for name in RECORDED:
 # the recipe's trial on the 45k/5k split, before the final run
 trial = load_result("fast-tuning/e15-lr0.2-ls0.1")
 trial_flips = {t["flip"]: t["error_pct"] for t in (trial["test"], trial["test_without_flips"])}
-print(f"the fast recipe for {trial['epochs']} epochs on {trial['provenance']['train_images']:,} images: "
-      f"validation error {trial['final_val_error_pct']:.2f}%,\n  test error "
+print(f"the fast recipe for {trial['epochs']} epochs on "
+      f"{trial['provenance']['train_images']:,} images: validation error "
+      f"{trial['final_val_error_pct']:.2f}%,\n  test error "
       f"{trial_flips[False]:.2f}% without flips, {trial_flips[True]:.2f}% with, "
       f"{trial['train_seconds'] / 3600:.2f} h of training")
 trial32 = load_result("fast-tuning/e15-lr0.2-ls0.1-fp32")  # the same trial in float32
@@ -458,18 +461,20 @@ print(f"the same trial in float32: validation error {trial32['final_val_error_pc
 # What the text below says: an hour at most, on two threads; level with the paper's recipe
 e_fast, e_paper, e_short = (test_error[name] for name in (FAST, PAPER, SHORT))
 se = 100 * (e_fast[False] / 100 * (1 - e_fast[False] / 100) / fast["test"]["count"]) ** 0.5
-print(f"fast recipe against the paper's, single view: {e_paper[False] - e_fast[False]:.2f} points "
-      f"fewer errors;\n  standard error of one such error {se:.2f}, of a difference of two "
-      f"{se * 2 ** 0.5:.2f}")
+print(f"fast recipe against the paper's, single view: "
+      f"{e_paper[False] - e_fast[False]:.2f} points fewer errors;\n"
+      f"  standard error of one such error {se:.2f}, of a difference of two {se * 2 ** 0.5:.2f}")
 assert fast["provenance"]["hardware"].endswith(", 2 threads")
-cpu_hours = {FAST: 2 * fast["train_seconds"] / 3600, PAPER: recorded[PAPER]["train_seconds"] / 3600}
+cpu_hours = {FAST: 2 * fast["train_seconds"] / 3600,
+             PAPER: recorded[PAPER]["train_seconds"] / 3600}
 print(f"CPU-hours: fast recipe {cpu_hours[FAST]:.2f} (two threads), "
       f"paper's recipe {cpu_hours[PAPER]:.2f} (one thread)")
 assert fast["provenance"]["wall_seconds"] < 50 * 60 and cpu_hours[FAST] < cpu_hours[PAPER] / 4.5
 assert e_short[False] - e_fast[False] > 4.5                 # five points at about the same hour
 assert 0 < e_paper[False] - e_fast[False] < 2 * se * 2 ** 0.5  # within the noise of two runs
 assert abs(e_paper[True] - e_fast[True]) < 0.1               # with flips: level
-assert [f"{e:.2f}" for e in (e_fast[False], e_fast[True], e_paper[True])] == ["12.01", "10.98", "10.93"]
+assert ([f"{e:.2f}" for e in (e_fast[False], e_fast[True], e_paper[True])]
+        == ["12.01", "10.98", "10.93"])
 
 # %% [markdown]
 # What the changes buy, as far as these runs measure it:
