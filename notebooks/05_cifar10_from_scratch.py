@@ -326,8 +326,7 @@ assert round(train_error) == 1
 # - **One run against one number.** Runs of one recipe differ by a few tenths of a point (the paper's five
 #   ResNet-110 runs have a standard deviation of 0.16): that explains tenths, not points.
 # - **The training set.** Our run trains on the 45,000 images of the split; the paper does not say whether
-#   its final models saw all 50,000. We have not measured what 11% more images are worth here; four points
-#   would be far more than usual.
+#   its final models saw all 50,000. We have not measured what 11% more images are worth here.
 #
 # So this page compares like with like: our runs with each other, all on the same copy, and the paper's
 # numbers as the paper's. With the official data (Colab downloads it), the `gpu` size of this page runs the

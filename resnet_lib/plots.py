@@ -111,7 +111,7 @@ def plot_history(history_or_list, metrics: Sequence[str] = ("loss", "top1"), lab
                     named.setdefault(name, line)
         ax.set_xlabel(_X[x])
         if x != "hours":  # epochs and iterations are whole numbers: no tick at 2.5
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
         ax.set_ylabel(_LABELS[metric])
         if metric == "lr":
             ax.set_yscale("log")
@@ -143,7 +143,7 @@ def plot_error_curves(panels: dict[str, dict[str, object]], x: str = "iteration"
         ax.set_title(title)
         ax.set_xlabel(_X[x])
         if x != "hours":
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     axes[0].set_ylabel(_LABELS["error"])
