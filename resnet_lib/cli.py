@@ -92,11 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _list(columns: int | None = None) -> str:
+def _list() -> str:
     """One recipe a line, its summary wrapped under itself to the terminal's width, as argparse's --help."""
     names = recipes.recipe_names()
     width = max(map(len, names)) + 2
-    columns = columns or shutil.get_terminal_size().columns
+    columns = shutil.get_terminal_size().columns
     return "\n".join(textwrap.fill(recipes.get_recipe(name).summary, max(columns, width + 20),
                                    initial_indent=f"{name:<{width}}", subsequent_indent=" " * width)
                      for name in names)

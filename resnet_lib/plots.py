@@ -40,6 +40,13 @@ def _check_x(x: str) -> None:
         raise ValueError(f"x must be one of {', '.join(map(repr, _X))}, got {x!r}")
 
 
+def _set_x_axis(ax, x: str) -> None:
+    """The x label, and whole-number ticks for epochs and iterations (no tick at 2.5)."""
+    ax.set_xlabel(_X[x])
+    if x != "hours":
+        ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
+
+
 def _points(records: Sequence[dict], metric: str, split: str | None, x: str) -> list[tuple[float, float]]:
     """(x, value) for each record that has `metric` for `split`. x "hours": the training time up to the end of
     that epoch, its own seconds and its evaluations' summed, so that runs of different speeds line up."""
@@ -109,9 +116,7 @@ def plot_history(history_or_list, metrics: Sequence[str] = ("loss", "top1"), lab
                                     marker="o" if len(pts) == 1 else None,
                                     drawstyle="steps-pre" if metric == "lr" else "default")
                     named.setdefault(name, line)
-        ax.set_xlabel(_X[x])
-        if x != "hours":  # epochs and iterations are whole numbers: no tick at 2.5
-            ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
+        _set_x_axis(ax, x)
         ax.set_ylabel(_LABELS[metric])
         if metric == "lr":
             ax.set_yscale("log")
@@ -141,9 +146,7 @@ def plot_error_curves(panels: dict[str, dict[str, object]], x: str = "iteration"
                     ax.plot(*zip(*pts), style, lw=width, color=f"C{i % 10}",
                             label=f"{label}, {'training' if split == 'train' else 'validation'}")
         ax.set_title(title)
-        ax.set_xlabel(_X[x])
-        if x != "hours":
-            ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
+        _set_x_axis(ax, x)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     axes[0].set_ylabel(_LABELS["error"])

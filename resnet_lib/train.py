@@ -378,19 +378,21 @@ def fit(model: nn.Module, train_loader, val_loader=None, config: TrainConfig | N
         net, device_ids=[device.index] if device.type == "cuda" else None) if is_distributed else net
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
 
+    here = hardware(device)
+    before = (ckpt.get("meta") or {}) if ckpt is not None else {}  # the meta of the run this one continues
     history = History(records, meta={
-        "config": config.to_dict(), "torch": str(torch.__version__), "device": hardware(device),
+        "config": config.to_dict(), "torch": str(torch.__version__), "device": here,
         "world_size": world, "amp": str(dtype).removeprefix("torch.") if dtype else "off",
         "channels_last": channels_last, "data": data_source(train_loader), "val_data": data_source(val_loader),
         "iterations_per_epoch": iters_per_epoch, "total_iterations": total_iters,
         "started": started, "wall_seconds": 0.0, "status": "running",
         "resumed_from": {"file": Path(resume).name, "epoch": start_epoch} if ckpt is not None else None,
         # where the run began; "device" above is where this part of it runs
-        "first_device": (ckpt.get("meta") or {}).get("first_device") if ckpt is not None else hardware(device),
+        "first_device": before.get("first_device") if ckpt is not None else here,
         # every resume of this run, oldest first, and on what: a long run carried over interruptions (and
         # perhaps machines) lists them all
-        "resumes": [*((ckpt.get("meta") or {}).get("resumes") or []),
-                    {"epoch": start_epoch, "iteration": iteration, "at": started, "device": hardware(device)}]
+        "resumes": [*(before.get("resumes") or []),
+                    {"epoch": start_epoch, "iteration": iteration, "at": started, "device": here}]
         if ckpt is not None else []})
     best = max((r["val_top1"] for r in records if r.get("val_top1") is not None), default=-1.0)
     show = main and _progress_on(config.progress)
