@@ -189,7 +189,7 @@ for depth in (20, 56):
 # %%
 train = load_cifar10("train")
 val = load_cifar10("val")
-print(train.source)
+print(train.source.replace("; ", ";\n  "))
 x, y = next(iter(CifarLoader(train, batch_size=128, train=False)))
 print("probe batch:", tuple(x.shape))
 # the 27 blocks of a 56-layer net

@@ -135,8 +135,8 @@ CIFAR10_SPLITS = ("train", "val", "train+val", "test")
 VAL_PER_CLASS = 500  # 10 x 500 = the 5,000 images held out of the 50,000 (Section 4.2: a 45k/5k split)
 
 OFFICIAL_SOURCE = "CIFAR-10, official python-format release (cifar-10-batches-py)"
-JPEG_SOURCE = ("CIFAR-10, JPEG copy (cifar10-jpeg): pixels differ from the official files by about 6/255; "
-               "accuracy close to, not equal to, the official")
+JPEG_SOURCE = ("CIFAR-10, JPEG copy (cifar10-jpeg, quality 75): pixels differ from the official by about "
+               "6/255; errors on it run higher than on the official files")
 SAMPLE_SOURCE = ("CIFAR-10, the library's sample (resnet_lib/sample_data, 2,500 images of the JPEG copy): pixels "
                  "differ from the official files by about 6/255; numbers on it say little about the full data set")
 

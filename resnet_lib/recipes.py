@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -266,7 +267,8 @@ def prepare(recipe: Recipe | str, data_root=None, subset: int | None = None, dev
     images of each split (evenly spaced for image folders), for a quick run. `device`: where the CIFAR-10
     tensors live and the model trains (default: the best there is). `workers`: DataLoader processes for
     image data sets. `pretrained=False` skips loading the recipe's pretrained weights (e.g. when a checkpoint
-    will overwrite them). `overrides`: TrainConfig fields, e.g. iterations=100, batch_size=64, lr=0.05.
+    will overwrite them). `overrides`: TrainConfig fields, e.g. iterations=100, batch_size=64, lr=0.05; the
+    recipe's learning-rate drops move with the run's length, unless `milestones` is one of them.
 
     Under torch.distributed the loaders give this process its shard and batches of batch_size / world_size.
     The model is initialised from `config.seed`.
@@ -293,7 +295,8 @@ def prepare(recipe: Recipe | str, data_root=None, subset: int | None = None, dev
     if val_loader is not None and _classes(val_loader) != classes:
         raise ValueError(f"the {recipe.val_split} classes ({', '.join(_classes(val_loader))}) differ from the "
                          f"{recipe.train_split} classes ({', '.join(classes)}): both need the same class folders")
-    config = dataclasses.replace(config, milestones=_scaled_milestones(recipe, config, len(train_loader)))
+    if "milestones" not in overrides:  # milestones given are iterations of this run, kept as they are
+        config = dataclasses.replace(config, milestones=_scaled_milestones(recipe, config, len(train_loader)))
 
     torch.manual_seed(config.seed)
     model = models.build(config.model, **config.model_kwargs)
@@ -310,6 +313,10 @@ def split_loader(recipe: Recipe | str, split: str, config: TrainConfig, data_roo
         recipe = get_recipe(recipe)
     return _loader(recipe, split, False, config, data_root, subset, pick_device(config.device), download,
                    workers)
+
+
+DESCRIBE_WIDTH = 98  # the book's code column
+PRECISION = {"bf16": "bfloat16 autocast", "fp16": "float16 autocast", "off": "float32"}  # "auto": the device's
 
 
 def describe(recipe: Recipe, config: TrainConfig | None = None, iters_per_epoch: int | None = None) -> str:
@@ -332,16 +339,23 @@ def describe(recipe: Recipe, config: TrainConfig | None = None, iters_per_epoch:
     warmup = (f", warm-up {c.warmup_iters} iterations ({c.warmup}, from "
               f"{c.warmup_lr if c.warmup_lr is not None else c.lr / 10:g})" if c.warmup_iters else "")
     backbone = f", backbone lr x{c.backbone_lr_mult:g}" if c.backbone_lr_mult != 1 else ""
+    momentum = f"{'Nesterov ' if c.nesterov else ''}momentum {c.momentum:g}"
+    decay = f"weight decay {c.weight_decay:g}" + (" (not on BN and biases)" if c.no_decay_bn_bias else "")
+    extras = ([f"label smoothing {c.label_smoothing:g}"] if c.label_smoothing else []) + (
+        [PRECISION[c.amp]] if c.amp in PRECISION else [])
     splits = f"train on {recipe.train_split}, " + (f"validate on {recipe.val_split}" if recipe.val_split
                                                     else "no validation")
     if recipe.test_split:
         splits += f", test on {recipe.test_split} at the end" + (" (with flips)" if recipe.test_flip else "")
     start = f"{recipe.pretrained} weights, new {recipe.num_classes}-way head" if recipe.pretrained else "scratch"
-    return "\n".join([
-        f"recipe    {recipe.name}: {recipe.summary}",
-        f"model     {c.model} {c.model_kwargs or ''}".rstrip() + f", from {start}",
-        f"data      {recipe.dataset}, {recipe.image_size}x{recipe.image_size}, augmentation {recipe.augment}; "
-        f"{splits}",
-        f"training  {length} of batch {c.batch_size}; SGD lr {c.lr:g}, momentum {c.momentum:g}, "
-        f"weight decay {c.weight_decay:g}{backbone}; {schedule}{warmup}",
-    ])
+    items = [
+        ("recipe", f"{recipe.name}: {recipe.summary}"),
+        ("model", f"{c.model} {c.model_kwargs or ''}".rstrip() + f", from {start}"),
+        ("data", f"{recipe.dataset}, {recipe.image_size}x{recipe.image_size}, augmentation {recipe.augment}; "
+                 f"{splits}"),
+        ("training", f"{length} of batch {c.batch_size}; SGD lr {c.lr:g}, {momentum}, {decay}{backbone}; "
+                     f"{schedule}{warmup}" + "".join(f"; {x}" for x in extras)),
+    ]
+    # one item a line, wrapped under itself, so that it reads in a terminal and on the book's page
+    return "\n".join(textwrap.fill(text, DESCRIBE_WIDTH, initial_indent=f"{label:<10}", subsequent_indent=" " * 10,
+                                   break_long_words=False, break_on_hyphens=False) for label, text in items)

@@ -3,6 +3,7 @@
     from resnet_lib.results import load_result
     run = load_result("cifar10-resnet20-paper")    # or "cifar10-resnet20-paper.json"
     run["provenance"]["hardware"], run["test"]["error_pct"]
+    test_errors(run)                               # {False: single view, True: with flips}, in %
     model = load_model("cifar10-resnet20-paper")   # a trained network: results/NAME.pt into its model
 
 In a clone of the repository the files are read from its results/ folder; in Colab, where the library is
@@ -20,7 +21,7 @@ from torch import nn
 
 from .runsize import in_colab
 
-__all__ = ["RESULTS", "REPOSITORY_URL", "load_result", "load_model"]
+__all__ = ["RESULTS", "REPOSITORY_URL", "load_result", "load_model", "test_errors"]
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"  # a clone's results/ folder
 # The book's repository; _config.yml's `repository: url:` is the one to edit (a test checks they agree).
@@ -72,3 +73,11 @@ def load_model(name: str) -> nn.Module:
     model = build(run["model"], **(run.get("config") or {}).get("model_kwargs", {}))
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model.eval()
+
+
+def test_errors(run: dict) -> dict[bool, float]:
+    """A stored run's test error in %, by whether each test image was averaged with its mirror image:
+    {False: single view, True: with flips}. `test` is the recipe's own way; a run that measured the
+    other way too keeps it as `test_with_flips` or `test_without_flips`."""
+    views = [run[key] for key in ("test", "test_with_flips", "test_without_flips") if run.get(key)]
+    return {view.get("flip", False): view["error_pct"] for view in views}

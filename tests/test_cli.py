@@ -84,8 +84,9 @@ def test_a_tiny_real_run_then_resume(capsys, data_dir, tmp_path):
     code, out, err = run(capsys, *args, "--iterations", "4")
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[3] == ("training  4 iterations (2 per epoch, 2 epochs) of batch 32; SGD lr 0.1, momentum 0.9, "
-                        "weight decay 0.0001; lr x0.1 at iterations 2, 3")
+    assert lines[5:7] == [
+        "training  4 iterations (2 per epoch, 2 epochs) of batch 32; SGD lr 0.1, momentum 0.9, weight decay",
+        "          0.0001; lr x0.1 at iterations 2, 3"]
     assert "images    train 64, val 64, test 64 (--subset 64)" in lines
     assert lines[-1] == f"wrote     {out_dir / 'history.json'}, {out_dir / 'last.pt'}, {out_dir / 'best.pt'}"
     saved = json.loads((out_dir / "history.json").read_text())

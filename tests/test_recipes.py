@@ -47,8 +47,9 @@ def test_the_fast_recipe_trains_the_papers_resnet20_on_all_50k_and_never_looks_a
         "train+val", None, "test", True, "pad-crop-flip")
     assert (c.schedule, c.warmup, c.nesterov, c.no_decay_bn_bias, c.amp, c.channels_last) == (
         "linear", "linear", True, True, "bf16", True)
-    assert describe(r).splitlines()[2] == ("data      cifar10, 32x32, augmentation pad-crop-flip; train on "
-                                           "train+val, no validation, test on test at the end (with flips)")
+    assert describe(r).splitlines()[4:6] == [
+        "data      cifar10, 32x32, augmentation pad-crop-flip; train on train+val, no validation, test on",
+        "          test at the end (with flips)"]
     model, train, val, config = prepare(r, data_root=data_dir, subset=256, epochs=1, batch_size=64, device="cpu")
     assert val is None and (len(train), train.num_examples) == (4, 256)
     history = fit(model, train, val, dataclasses.replace(config, amp="off", progress=False))
@@ -75,12 +76,18 @@ def test_imagenet_and_fine_tuning_recipes():
 
 def test_describe():
     lines = describe(get_recipe("cifar10-resnet110")).splitlines()
-    assert lines[1:] == [
+    assert lines[2:] == [
         "model     cifar_resnet110, from scratch",
-        "data      cifar10, 32x32, augmentation pad-crop-flip; train on train, validate on val, test on test "
-        "at the end",
-        "training  64,000 iterations of batch 128; SGD lr 0.1, momentum 0.9, weight decay 0.0001; lr x0.1 at "
-        "iterations 32000, 48000, warm-up 400 iterations (constant, from 0.01)"]
+        "data      cifar10, 32x32, augmentation pad-crop-flip; train on train, validate on val, test on",
+        "          test at the end",
+        "training  64,000 iterations of batch 128; SGD lr 0.1, momentum 0.9, weight decay 0.0001; lr x0.1",
+        "          at iterations 32000, 48000, warm-up 400 iterations (constant, from 0.01)"]
+    fast = describe(get_recipe("cifar10-resnet20-fast")).split("\ntraining  ")[1]
+    assert fast == ("70 epochs of batch 128; SGD lr 0.2, Nesterov momentum 0.9, weight decay 0.0005 (not on\n"
+                    "          BN and biases); linear lr, warm-up 390 iterations (linear, from 0.02); label smoothing\n"
+                    "          0.1; bfloat16 autocast")
+    for name in recipe_names():  # within the book's code column
+        assert max(len(line) for line in describe(get_recipe(name)).splitlines()) <= 98, name
 
 
 def test_prepare_cifar(data_dir):
@@ -96,6 +103,10 @@ def test_prepare_cifar(data_dir):
     assert x.shape == (64, 3, 32, 32) and x.dtype == torch.float32 and y.shape == (64,)
     epochs = prepare("cifar10-resnet20", data_root=data_dir, subset=256, epochs=3, batch_size=64).config
     assert (epochs.epochs, epochs.iterations, epochs.milestones) == (3, None, (6, 9))
+    # milestones given are this run's iterations: a step schedule for a recipe that has none
+    step = prepare("cifar10-resnet20-fast", data_root=data_dir, subset=256, epochs=3, batch_size=64,
+                   schedule="step", milestones=(6, 9)).config
+    assert (step.schedule, step.milestones, step.epochs) == ("step", (6, 9), 3)
     full = prepare("cifar10-resnet20", data_root=data_dir, subset=256).config
     assert (full.iterations, full.milestones) == (64_000, (32_000, 48_000))
     with pytest.raises(ValueError, match="give epochs or iterations, not both"):

@@ -34,6 +34,9 @@ def test_stored_results_load_by_name():
     run = results.load_result("cifar10-resnet20-paper")
     assert run["recipe"] == "cifar10-resnet20" and run["test"]["count"] == 10_000
     assert run["iterations"] == 64_000 and run["config"]["milestones"] == [32_000, 48_000]
+    assert {flip: f"{e:.2f}" for flip, e in results.test_errors(run).items()} == {False: "12.65", True: "10.93"}
+    fast = results.test_errors(results.load_result("cifar10-resnet20-fast"))  # flips are its own way
+    assert {flip: f"{e:.2f}" for flip, e in fast.items()} == {True: "10.98", False: "12.01"}
     with pytest.raises(FileNotFoundError, match="no nothing-here.json in"):
         results.load_result("nothing-here")
 
