@@ -317,7 +317,11 @@ print(f"plain-56's training error is {gap:+.1f} points from plain-20's")
 
 for h in runs.values():
     losses = h.series("train_loss")
-    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]  # both learn
+    assert all(math.isfinite(v) for v in losses)
+    if SIZE == "smoke":  # eight iterations barely move plain-56 from ln 10 = 2.30, up or down
+        assert max(losses) < 2.5
+    else:
+        assert losses[-1] < losses[0]  # both learn
 if SIZE != "smoke":  # a few iterations cannot show it; every larger size does
     assert gap > 3, "the deeper plain network should fit its training data worse"
 

@@ -389,12 +389,14 @@ fig, ax = plt.subplots(figsize=(8, 4.8))
 ref = "resnet18"
 gmacs = {n: total[n].macs / 1e9 for n in MEASURED}
 ms_per_image = {n: 1e3 / throughput[n] for n in MEASURED}
-# plain-34 and ResNet-34 fall almost on one point: one label above it, one below
-OFFSET = {"plain34": (7, -13), "resnet34": (-62, 6)}
+# plain-34 and ResNet-34 fall almost on one point: their labels stand off it, joined by a line
+OFFSET = {"plain34": (22, -26), "resnet34": (-78, 22)}
 for n in MEASURED:
     ax.scatter(gmacs[n], ms_per_image[n], s=70, color=color(n), zorder=3)
-    ax.annotate(LABEL[n], (gmacs[n], ms_per_image[n]), fontsize=9,
-                textcoords="offset points", xytext=OFFSET.get(n, (7, -4)))
+    ax.annotate(LABEL[n], (gmacs[n], ms_per_image[n]), fontsize=9, va="center",
+                textcoords="offset points", xytext=OFFSET.get(n, (7, 0)),
+                arrowprops=dict(arrowstyle="-", color="0.5", lw=0.8, shrinkB=5)
+                if n in OFFSET else None)
 xmax = max(gmacs.values()) * 1.1
 slope = ms_per_image[ref] / gmacs[ref]
 ax.plot([0, xmax], [0, slope * xmax], "--", color="#999999",
