@@ -332,6 +332,11 @@ show_table(["network", "GMACs", "latency, batch 1 (ms)",
             f"achieved GMACs/s, batch {B}", "batching speed-up"], rows)
 assert all(t > 0 for t in throughput.values())
 assert latency["resnet18"] < latency["vgg16"], "ResNet-18 is the faster"
+if SIZE == "cpu" and device.type == "cpu":  # what the text below says of a CPU thread
+    rate = {n: throughput[n] * total[n].macs / 1e9 for n in MEASURED}  # achieved GMACs/s
+    gain = {n: throughput[n] * latency[n] for n in MEASURED}            # batching speed-up
+    assert min(rate, key=rate.get) == "resnet50" and max(rate.values()) < 1.5 * min(rate.values())
+    assert max(gain, key=gain.get) == "resnet18" and max(gain.values()) < 1.6
 
 # %% [markdown]
 # "Achieved GMACs/s" divides the multiply-adds by the measured time: the rate at which the hardware did
@@ -339,8 +344,8 @@ assert latency["resnet18"] < latency["vgg16"], "ResNet-18 is the faster"
 # same for every network. "Batching speed-up" is the throughput at the larger batch over the throughput at
 # batch 1.
 #
-# The stored timings were measured on one thread while other programs ran on the machine's other core: the
-# gap between the best and the median column says how much that disturbed them.
+# The stored timings were measured on one thread of a machine with nothing else running: the best and the
+# median of each measurement stay close.
 #
 # ## What FLOPs can miss
 #
@@ -413,13 +418,14 @@ plt.show()
 # %% [markdown]
 # Networks above the dashed line took longer per image than their multiply-adds predict from ResNet-18's
 # rate; networks below it used the hardware better. On this CPU, on one thread, the multiply-adds predicted
-# the time well: at a batch of 8 every network did between 33 and 46 billion multiply-adds a second, and in
-# every pair above the ratio of the times is within about 30% of the ratio of the multiply-adds. The largest miss
-# is ResNet-50, the slowest at 33 billion a second: it has the lowest arithmetic intensity of the first
-# table (18 multiply-adds per byte), as the memory-traffic argument predicts, while plain-34, among the
-# highest, ran fastest. Batching gained at most 27% on one thread (the last column of the timing table),
-# and for four of the networks a batch of 8 took slightly longer per image than a batch of 1, as the latency
-# argument predicts for a core that one image already keeps busy.
+# the time well: at a batch of 8 every network did between 48.8 and 65.5 billion multiply-adds a second
+# (the fastest less than 1.5 times the slowest), and in every pair above the ratio of the times is within
+# about 30% of the ratio of the multiply-adds. The largest miss is ResNet-50, the slowest at 48.8 billion a
+# second: it has the lowest arithmetic intensity of the first table (18 multiply-adds per byte), as the
+# memory-traffic argument predicts, while plain-34, among the highest (28, with ResNet-34 and VGG-19), ran
+# fastest. Batching gained at most 32% on one thread, for ResNet-18 (the last column of the timing table),
+# and little or nothing for the two VGGs and ResNet-50 (0.96x to 1.03x): one image already keeps a single
+# core busy, and the latency argument is about the idle units of many cores, which a larger batch fills.
 #
 # Which networks fall where depends on the machine, the batch and the library versions: on a GPU, whose
 # arithmetic is far cheaper relative to its memory than a CPU core's, the misses are typically larger
@@ -438,8 +444,8 @@ plt.show()
 # - With torchvision's published weights, ResNet-34 and deeper are more accurate than both VGGs at a fraction
 #   of their cost; ResNet-18 is less accurate than VGG-16 (69.76% against 71.59% top-1), with 12% of its
 #   multiply-adds.
-# - Measured on one CPU thread, the time per image followed the multiply-adds closely (between 33 and 46
-#   billion a second for every network); the slowest rate was ResNet-50's, the network with the fewest
+# - Measured on one CPU thread, the time per image followed the multiply-adds closely (between 48.8 and
+#   65.5 billion a second for every network); the slowest rate was ResNet-50's, the network with the fewest
 #   multiply-adds per byte of weights and activations. On a GPU the gaps between multiply-adds and time are
 #   typically larger: measure on your hardware.
 # - Activations, not parameters, set the memory of training: ResNet-50 stores more of them per image than
