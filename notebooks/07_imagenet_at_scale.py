@@ -76,7 +76,7 @@ from resnet_lib import data, models, paper, plots
 from resnet_lib.pretrain import (book_run, imagenette_pretrained, in_memory, resize_for,
                                  tensor_transforms)
 from resnet_lib.recipes import describe as describe_recipe, get_recipe
-from resnet_lib.runsize import hardware, in_colab, pick
+from resnet_lib.runsize import cpu_flags, hardware, in_colab, pick
 from resnet_lib.results import load_result
 from resnet_lib.show import network_name, nowrap, show_table
 from resnet_lib.speed import TrainingStep, step_settings
@@ -413,6 +413,9 @@ if COMPILE and DEVICE.type == "cpu":
 HARDWARE = hardware()
 print(f"ResNet-50, training steps of batch {BENCH_BATCH} at {BENCH_PX}x{BENCH_PX}, "
       f"{WARMUP} warm-up + {STEPS} timed, on {HARDWARE}")
+if DEVICE.type == "cpu":  # what the processor reports, and how busy the machine is
+    bf16 = ", ".join(cpu_flags(("avx512_bf16", "amx_bf16"))) or "none reported"
+    print(f"  bfloat16 instructions: {bf16}; load average {os.getloadavg()[0]:.2f} before")
 throughput, warmup_s = {}, {}
 for name, kw in settings.items():
     throughput[name], warmup_s[name] = train_throughput(**kw)
@@ -423,6 +426,8 @@ for name in settings:
           f"{warmup_s[name]:>13.1f}")
 if not COMPILE:
     print("  (torch.compile: not measured at this run size)")
+if DEVICE.type == "cpu":
+    print(f"  load average {os.getloadavg()[0]:.2f} after (its own threads included)")
 assert all(v > 0 for v in throughput.values())
 if SIZE == "cpu" and DEVICE.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
     # what the text below says of a CPU with bfloat16 instructions
@@ -431,9 +436,11 @@ if SIZE == "cpu" and DEVICE.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_s
 
 # %% [markdown]
 # The outputs stored with this cell come from another CPU than the table's, an Intel Xeon with bfloat16
-# instructions and AMX units (below), with nothing else running: bfloat16 autocast with `channels_last`
-# trained 2.17 times as fast as float32, and `torch.compile` on top 2.25 times, after 66 s of compiling;
-# `channels_last` alone gained 1.17 times here, against the table's 1.36. The order is the table's, but
+# instructions and AMX units (`avx512_bf16` and `amx_bf16`, printed above its table), with no other
+# program running beside it (the load average printed before it, a one-minute average, still counts work
+# that had just finished): bfloat16 autocast with `channels_last` trained 1.99 times as fast as float32, and
+# `torch.compile` on top 2.18 times, after 65 s of compiling; `channels_last` alone gained 1.16 times here,
+# against the table's 1.36. The order is the table's, but
 # two timed steps of a batch of 4 are a small sample: on a machine busy with other work, threads that wait
 # for a busy core, a batch too small to amortise each convolution's set-up and a handful of steps can turn
 # such a measurement upside down, which is why the stored table, with its repeated rounds at a batch of 16,
@@ -511,8 +518,8 @@ if DEVICE.type == "cpu":  # the stored table: what the text below says
     assert 1.8 < best / default < 2.0
 
 # %% [markdown]
-# On this CPU the library's default settings would take nearly twice the hours of `amp="bf16"`: the price
-# of computing in float32. The V2 lines scale the 90-epoch figure by the number of epochs and by the pixels
+# On the stored table's CPU (an AMD EPYC) the library's default settings would take nearly twice the
+# hours of `amp="bf16"`: the price of computing in float32. The V2 lines scale the 90-epoch figure by the number of epochs and by the pixels
 # of a 176 px crop, which is roughly how the arithmetic of a convolutional network grows; they ignore the
 # cost of the augmentations and of evaluating the EMA weights. A run of several GPUs divides the wall-clock
 # time, not the GPU-hours, and only if the data pipeline keeps up: decoding and augmenting 1.28 million JPEG
@@ -552,13 +559,18 @@ if SIZE == "cpu":  # "a third or so", as the text says
     assert h[-1]["val_top1"] < 0.4
 
 # %% tags=["nbval-ignore-output"]
-display(plots.plot_history(h, metrics=("loss", "error"), labels=[f"{RUN.arch}, {RUN.size} px"]))
+fig = plots.plot_history(h, metrics=("loss", "error"), labels=[f"{RUN.arch}, {RUN.size} px"])
+fig.axes[0].set_yscale("log")  # a first epoch's validation loss can be ten times the rest
+display(fig)
 if len(h) > 1:  # what the text below says: both errors still falling at the end
     assert h[-1]["val_top1"] > h[-2]["val_top1"] and h[-1]["train_top1"] > h[-2]["train_top1"]
+if SIZE == "cpu":  # the first validation loss, far above the rest
+    assert h[0]["val_loss"] > 5 * max(r["val_loss"] for r in h[1:])
 
 # %% [markdown]
 # Dashed lines are the training set (measured on the augmented crops while the weights move), solid lines
-# the validation set; errors in percent, as the paper plots them. With so few epochs the network is far from
+# the validation set; errors in percent, as the paper plots them, and losses on a logarithmic scale, since
+# the first epoch's validation loss lies far above the rest. With so few epochs the network is far from
 # converged: the errors are still falling when the cosine schedule brings the learning rate to zero.
 # A third or so of the validation images right, on ten classes, is a network that has begun to learn, far
 # from what a ResNet reaches on ImageNet.
@@ -613,9 +625,9 @@ t_ten = time.perf_counter() - start
 print(f"{source}; {center['count']:,} validation images of {px}x{px} crops from "
       f"{resize}x{resize}")
 print(f"  centre crop: top-1 {100 * center['top1']:.2f}%  top-5 {100 * center['top5']:.2f}%  "
-      f"({t_center:.0f} s)")
+      f"({t_center:.1f} s)")
 print(f"  ten crops:   top-1 {100 * ten['top1']:.2f}%  top-5 {100 * ten['top5']:.2f}%  "
-      f"({t_ten:.0f} s)")
+      f"({t_ten:.1f} s)")
 print(f"  ten crops: {100 * (ten['top1'] - center['top1']):+.2f} points of top-1, "
       f"for {t_ten / t_center:.1f}x the time")
 assert center["count"] == ten["count"] == len(val)
@@ -632,8 +644,8 @@ display(plots.plot_confusion(ten["confusion"], names))
 # Ten crops cost ten forward passes per image: the ten-crop loop sends ten times as many crops through the
 # network (200 crops, from 20 images, a call, against 100 images a call for the centre crop), while the
 # preparation of the same 2,000 small images, cropping and normalising them in memory, is a small part of
-# either pass. The stored run took 8.0 times as long, close to ten; each timing is of one pass, timed once,
-# on a machine with nothing else running. On a busy machine the ratio would measure its load as much as the
+# either pass. The stored run took 7.9 times as long, close to ten; each timing is of one pass, timed once,
+# with no other program running. On a busy machine the ratio would measure its load as much as the
 # cost of ten crops, which the count of forward passes gives better.
 #
 # Ten crops gained 1.15 points of top-1 here. How
@@ -664,8 +676,9 @@ print(f"  this notebook ran for {time.perf_counter() - T0:.0f} s")
 #   stronger augmentation, EMA and 600 epochs.
 # - Mixed precision is the largest switch where the hardware has the instructions for it: on the stored
 #   table's CPU, bfloat16 autocast with `channels_last` trained ResNet-50 2.6 times as fast as float32, and
-#   about twice as fast in this page's short measurement on another. The library's default leaves it off on a CPU, for float32 arithmetic. Measure it as
-#   `python benchmarks/precision.py` does: a few steps on a busy machine can show the opposite.
+#   about twice as fast in this page's short measurement on another. The library's default leaves it off
+#   on a CPU, for float32 arithmetic. Measure it as `python benchmarks/precision.py` does: a few steps on a
+#   busy machine can show the opposite.
 # - The library trains the paper's recipe on any number of GPUs with one command under `torchrun`, and
 #   resumes it from `last.pt`.
 # - Measure before buying: the throughput printed above, times the epochs, gives the device-hours. On a CPU a

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .train import History
 
@@ -40,11 +40,18 @@ def _check_x(x: str) -> None:
         raise ValueError(f"x must be one of {', '.join(map(repr, _X))}, got {x!r}")
 
 
+def _thousands(value: float, _position=None) -> str:
+    """An iteration tick: 16000 as "16k", so that the labels of a narrow panel do not run together."""
+    return f"{value / 1000:g}k" if abs(value) >= 1000 else f"{value:g}"
+
+
 def _set_x_axis(ax, x: str) -> None:
     """The x label, and whole-number ticks for epochs and iterations (no tick at 2.5)."""
     ax.set_xlabel(_X[x])
     if x != "hours":
         ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
+    if x == "iteration":
+        ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
 
 
 def _points(records: Sequence[dict], metric: str, split: str | None, x: str) -> list[tuple[float, float]]:

@@ -82,6 +82,17 @@ def cpu_name() -> str:
         return platform.processor() or platform.machine()
 
 
+def cpu_flags(names, cpuinfo: str = "/proc/cpuinfo") -> list[str]:
+    """Which of the instruction-set `names` (as Linux spells them, e.g. "avx512_bf16", "amx_bf16") the
+    processor reports; none where the system does not say (not Linux)."""
+    try:
+        with open(cpuinfo) as f:
+            flags = next(line.split(":", 1)[1].split() for line in f if line.startswith("flags"))
+    except (OSError, StopIteration):
+        return []
+    return [name for name in names if name in flags]
+
+
 def in_colab() -> bool:
     """True inside Google Colab."""
     import sys

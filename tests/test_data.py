@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from resnet_lib import data
+from resnet_lib import data, runsize
 from resnet_lib.data import CIFAR10_CLASSES, CifarLoader, ImageTensors
 
 # ------------------------------------------------------------------------------------------------ roots
@@ -71,8 +71,14 @@ def test_the_larger_sizes_need_the_real_data(no_data, monkeypatch, size):
         assert str(e.value).startswith(missing + "pass download=True, or set RESNET_DATA to a folder holding ")
 
 
+def test_cpu_flags_reads_what_linux_reports(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: fpu sse2 avx512_bf16 avx512f\n")
+    assert runsize.cpu_flags(("avx512_bf16", "amx_bf16", "avx512f"), cpuinfo) == ["avx512_bf16", "avx512f"]
+    assert runsize.cpu_flags(("avx512_bf16",), tmp_path / "none") == []
+
+
 def test_describe_gives_the_run_size_then_the_hardware(monkeypatch):
-    from resnet_lib import runsize
     monkeypatch.setattr(runsize, "hardware", lambda: "CPU (Test), 2 threads")
     assert runsize.describe("cpu").split("\n") == [
         "run size: cpu (set RESNET_RUN_SIZE=smoke|cpu|gpu to change)",

@@ -410,6 +410,8 @@ def test_plots_return_figures():
     assert list(loss_ax.lines[0].get_xdata()) == [10, 20, 30] and len(lr_ax.lines) == 2
     short = plots.plot_history(run[:2], metrics=("loss",)).axes[0]  # epochs 1 and 2: no tick at 1.5
     assert all(t == int(t) for t in short.get_xticks())
+    ticks = loss_ax.xaxis.get_major_formatter()  # iterations: 16000 as "16k", in a narrow panel
+    assert [ticks(v, 0) for v in (0, 250, 8000, 16000, 64000, 1500)] == ["0", "250", "8k", "16k", "64k", "1.5k"]
     assert lr_ax.lines[0].get_drawstyle() == "steps-pre" and loss_ax.lines[0].get_drawstyle() == "default"
     fig6 = plots.plot_error_curves({"plain": {"p20": run, "p56": History(run[:2])}, "ResNets": {"r20": run}})
     plain, resnets = fig6.axes
