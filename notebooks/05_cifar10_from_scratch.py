@@ -523,6 +523,11 @@ for name, t in trials.items():
         for k in COLUMNS])
 show_table(["trial", "what differs"] + list(COLUMNS.values()), rows)
 print("machines:", ", ".join(sorted({t["provenance"]["hardware"] for t in trials.values()})))
+
+# %% [markdown]
+# How far the two seeds landed apart, and the numbers each statement below rests on:
+
+# %%
 chance = {k: abs(v) for k, v in delta["e15-seed1"].items()}  # what another seed moved
 print("the two seeds differ by "
       + ", ".join(f"{chance[k]:.2f} ({COLUMNS[k].removesuffix(' (%)')})" for k in COLUMNS))
