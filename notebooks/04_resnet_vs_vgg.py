@@ -323,18 +323,17 @@ for name in MEASURED:
 B = BATCHES[-1]
 latency = {n: seconds[n, 1] for n in MEASURED}
 throughput = {n: B / seconds[n, B] for n in MEASURED}
+rate = {n: throughput[n] * total[n].macs / 1e9 for n in MEASURED}  # achieved GMACs/s
+gain = {n: throughput[n] * latency[n] for n in MEASURED}            # batching speed-up
 rows = [[nowrap(LABEL[n]), f"{total[n].macs / 1e9:.2f}",
          f"{latency[n] * 1e3:.1f}", f"{throughput[n]:.1f}",
-         f"{throughput[n] * total[n].macs / 1e9:.1f}",
-         f"{throughput[n] * latency[n]:.2f}x"] for n in MEASURED]
+         f"{rate[n]:.1f}", f"{gain[n]:.2f}x"] for n in MEASURED]
 show_table(["network", "GMACs", "latency, batch 1 (ms)",
             f"throughput, batch {B} (images/s)",
             f"achieved GMACs/s, batch {B}", "batching speed-up"], rows)
 assert all(t > 0 for t in throughput.values())
 assert latency["resnet18"] < latency["vgg16"], "ResNet-18 is the faster"
 if SIZE == "cpu" and device.type == "cpu":  # what the text below says of a CPU thread
-    rate = {n: throughput[n] * total[n].macs / 1e9 for n in MEASURED}  # achieved GMACs/s
-    gain = {n: throughput[n] * latency[n] for n in MEASURED}            # batching speed-up
     assert min(rate, key=rate.get) == "resnet50" and max(rate.values()) < 1.5 * min(rate.values())
     # batching pays most for the small layers of ResNet-18/34 and plain-34, least for VGG's
     assert max(gain, key=gain.get) in ("resnet18", "resnet34", "plain34")
@@ -423,13 +422,13 @@ plt.show()
 # %% [markdown]
 # Networks above the dashed line took longer per image than their multiply-adds predict from ResNet-18's
 # rate; networks below it used the hardware better. On this CPU, on one thread, the multiply-adds predicted
-# the time well: at a batch of 8 every network did between 48.3 and 66.2 billion multiply-adds a second
+# the time well: at a batch of 8 every network did between 49.6 and 70.0 billion multiply-adds a second
 # (the fastest less than 1.5 times the slowest), and in every pair above the ratio of the times is within
-# about 40% of the ratio of the multiply-adds. The largest miss is ResNet-50, the slowest at 48.3 billion a
+# about 40% of the ratio of the multiply-adds. The largest miss is ResNet-50, the slowest at 49.6 billion a
 # second: it has the lowest arithmetic intensity of the first table (18 multiply-adds per byte), as the
 # memory-traffic argument predicts, while plain-34, among the highest (28, with ResNet-34 and VGG-19), ran
-# fastest. Batching gained at most 36% on one thread, for ResNet-18 (the last column of the timing table),
-# and little or nothing for the two VGGs and ResNet-50 (1.01x to 1.05x): on one thread a batch only
+# fastest. Batching gained at most 41% on one thread, for ResNet-18 (the last column of the timing table),
+# and little or nothing for the two VGGs and ResNet-50 (0.98x to 1.04x): on one thread a batch only
 # spreads each layer's fixed overhead over more images, which counts most where the layers are small.
 #
 # Which networks fall where depends on the machine, the batch and the library versions: on a GPU, whose
@@ -449,8 +448,8 @@ plt.show()
 # - With torchvision's published weights, ResNet-34 and deeper are more accurate than both VGGs at a fraction
 #   of their cost; ResNet-18 is less accurate than VGG-16 (69.76% against 71.59% top-1), with 12% of its
 #   multiply-adds.
-# - Measured on one CPU thread, the time per image followed the multiply-adds closely (between 48.3 and
-#   66.2 billion a second for every network); the slowest rate was ResNet-50's, the network with the fewest
+# - Measured on one CPU thread, the time per image followed the multiply-adds closely (between 49.6 and
+#   70.0 billion a second for every network); the slowest rate was ResNet-50's, the network with the fewest
 #   multiply-adds per byte of weights and activations. On a GPU the gaps between multiply-adds and time are
 #   typically larger: measure on your hardware.
 # - Activations, not parameters, set the memory of training: ResNet-50 stores more of them per image than
